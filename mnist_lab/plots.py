@@ -1,0 +1,124 @@
+"""Figures for the notebooks and reports. Each function returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline", "module://ipykernel")):
+    matplotlib.use("Agg")  # headless outside Jupyter (make, CI)
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from mnist_lab.io import atomic_path
+
+
+def save_figure(figure, path) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, bbox_inches="tight")
+
+
+def learning_curves(history: list[dict], title: str = ""):
+    """Loss and accuracy, training vs validation; dotted lines where the learning rate was cut."""
+    epochs = [r["epoch"] for r in history]
+    figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy")):
+        ax.plot(epochs, [r[key] for r in history], "o-", label=f"training {label}")
+        ax.plot(epochs, [r[f"val_{key}"] for r in history], "s-", label=f"validation {label}")
+        for before, after in zip(history, history[1:]):
+            if after["learning_rate"] < before["learning_rate"]:
+                ax.axvline(after["epoch"] - 0.5, color="grey", linestyle=":", linewidth=1)
+                ax.text(after["epoch"] - 0.45, ax.get_ylim()[1], f"lr {after['learning_rate']:.1e}",
+                        fontsize=7, color="grey", va="top")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    best = min(history, key=lambda r: r["val_loss"])
+    loss_ax.axvline(best["epoch"], color="green", alpha=0.3, linewidth=6, label="best val_loss")
+    figure.suptitle(title or "learning curves")
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix(matrix, title: str = "confusion matrix (test set)"):
+    matrix = np.asarray(matrix)
+    figure, ax = plt.subplots(figsize=(5.2, 4.6))
+    shown = matrix.astype(float)
+    np.fill_diagonal(shown, np.nan)  # the diagonal dwarfs the errors; print it, colour the errors
+    image = ax.imshow(shown, cmap="Reds")
+    for true in range(10):
+        for predicted in range(10):
+            value = matrix[true, predicted]
+            if value:
+                ax.text(predicted, true, str(value), ha="center", va="center", fontsize=7,
+                        color="black" if true != predicted else "navy")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title)
+    figure.colorbar(image, ax=ax, fraction=0.046, label="errors")
+    figure.tight_layout()
+    return figure
+
+
+def digit_grid(images, captions, columns: int = 12, title: str = ""):
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.15), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, caption in zip(axes.flat, images, captions):
+        ax.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1 if np.max(image) <= 1 else 255)
+        ax.set_title(caption, fontsize=7)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def class_balance(label_sets: dict[str, np.ndarray]):
+    """Share of each digit in each split (labels as digits)."""
+    figure, ax = plt.subplots(figsize=(8, 3.2))
+    width = 0.8 / len(label_sets)
+    for i, (name, labels) in enumerate(label_sets.items()):
+        counts = np.bincount(labels, minlength=10)
+        ax.bar(np.arange(10) + i * width, counts / counts.sum(), width, label=f"{name} ({counts.sum():,})")
+    ax.set_xticks(np.arange(10) + width * (len(label_sets) - 1) / 2, range(10))
+    ax.set_xlabel("digit")
+    ax.set_ylabel("share of split")
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_by_stage(rows: list[dict]):
+    figure, ax = plt.subplots(figsize=(7, 3.4))
+    names = [r["stage"] for r in rows]
+    accuracies = [100 * r["test_accuracy"] for r in rows]
+    bars = ax.bar(names, accuracies, color="steelblue")
+    ax.bar_label(bars, [f"{a:.2f}%" for a in accuracies], fontsize=8)
+    ax.set_ylim(min(accuracies) - 0.5, 100)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("test accuracy per stage (10,000 test images)")
+    figure.tight_layout()
+    return figure
+
+
+def validation_curves(histories: dict[str, list[dict]]):
+    figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, history in histories.items():
+        epochs = [r["epoch"] for r in history]
+        loss_ax.plot(epochs, [r["val_loss"] for r in history], "o-", label=name)
+        acc_ax.plot(epochs, [r["val_accuracy"] for r in history], "o-", label=name)
+    for ax, label in ((loss_ax, "validation loss"), (acc_ax, "validation accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("validation curves, all stages")
+    figure.tight_layout()
+    return figure

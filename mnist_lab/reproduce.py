@@ -1,0 +1,232 @@
+"""Execute the notebooks with papermill into reports/, one stage at a time, safely.
+
+`run_notebook("02_cnn", profile="full")`:
+
+1. reads notebooks/02_cnn.py (jupytext) and checks the parameters against the notebook's
+   `parameters` cell: an unknown parameter is an error, not papermill's warning;
+2. executes it into a staging folder, reports/.staging/cnn/, where an interrupted
+   training run also resumes from;
+3. on success, writes the executed notebook and its HTML rendering (nbconvert), then
+   swaps the staging folder in for reports/cnn/ in one rename;
+4. on failure, leaves reports/cnn/ untouched, saves the executed notebook (papermill
+   marks the failing cell) as reports/failed/02_cnn.ipynb, and raises an error naming
+   the stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from mnist_lab.config import ConfigError, PROFILES, reports_root
+from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative, read_json, write_json
+from mnist_lab.models import STAGES
+from mnist_lab.reports import write_reports_readme
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+# Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
+NOTEBOOKS = {
+    "00_data": "data",
+    **{f"{i:02d}_{stage}": stage for i, stage in enumerate(STAGES, start=1)},
+    f"{len(STAGES) + 1:02d}_comparison": "comparison",
+}
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names it and where its executed copy is."""
+
+
+def read_notebook(name: str):
+    import jupytext
+
+    if name not in NOTEBOOKS:
+        raise ConfigError(f"unknown notebook {name!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+    notebook = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
+    # papermill needs a kernelspec; the runner always executes with this one.
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    return notebook
+
+
+def declared_parameters(notebook_path: Path) -> set[str]:
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook_path)))
+
+
+def notebook_parameters(name: str, profile: str, reports: Path, staging: Path) -> dict:
+    """What make passes: the profile and folders. Every training setting comes from the profile."""
+    parameters = {"profile": profile}
+    folder = NOTEBOOKS[name]
+    if folder in STAGES:
+        parameters.update(reports_dir=project_relative(reports), run_dir=project_relative(staging))
+    elif folder == "comparison":
+        parameters.update(reports_dir=project_relative(reports))
+    return parameters
+
+
+
+def check_parameters(name: str, notebook_path: Path, parameters: dict) -> None:
+    declared = declared_parameters(notebook_path)
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        raise ConfigError(f"notebook {name} has no parameter(s) {unknown}; "
+                          f"its parameters cell declares: {', '.join(sorted(declared))}")
+
+
+def fingerprint(name: str, profile: str, reports: Path) -> dict:
+    """What a notebook's report depends on, by content (mtimes lie in a fresh clone)."""
+    def digest(paths) -> str:
+        sha = hashlib.sha256()
+        for path in sorted(paths):
+            sha.update(path.name.encode() + b"\0" + path.read_bytes())
+        return sha.hexdigest()
+
+    inputs = {
+        "notebook": digest([NOTEBOOK_DIR / f"{name}.py"]),
+        "package": digest((PROJECT_ROOT / "mnist_lab").glob("*.py")),
+        "profile": profile,
+        "profile_settings": PROFILES[profile],
+    }
+    if NOTEBOOKS[name] == "comparison":  # redone when any stage's results change
+        inputs["stages"] = {stage: digest([reports / stage / "metrics.json"])
+                            for stage in STAGES if (reports / stage / "metrics.json").is_file()}
+    return inputs
+
+
+def export_html(notebook_path: Path, html_path: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+
+
+def run_notebook(name: str, profile: str = "full", reports=None, log_output: bool = True,
+                 force: bool = False) -> Path:
+    import nbformat
+    import papermill
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    reports = Path(reports or reports_root(profile))
+    notebook = read_notebook(name)  # checks the name
+    folder = NOTEBOOKS[name]
+    final_dir = reports / folder
+    report = final_dir / f"{name}.ipynb"
+    inputs = fingerprint(name, profile, reports)
+    inputs_path = final_dir / f"{name}.inputs.json"
+    if not force and report.is_file() and inputs_path.is_file() and read_json(inputs_path) == inputs:
+        report.touch()  # tell make it is current
+        print(f"== {name}: up to date ({report}; inputs unchanged)", flush=True)
+        return final_dir
+    staging = reports / ".staging" / folder
+    parameters = notebook_parameters(name, profile, reports, staging)
+
+    staging.mkdir(parents=True, exist_ok=True)
+    for stale in staging.glob("*.ipynb"):  # a previous attempt's notebook; keep .partial/ to resume
+        stale.unlink()
+    source = staging / f".{name}.source.ipynb"
+    executed = staging / f"{name}.ipynb"
+    nbformat.write(notebook, source)
+    try:
+        check_parameters(name, source, parameters)
+    except ConfigError:
+        source.unlink()
+        raise
+    print(f"== {name}: executing with {parameters}", flush=True)
+    try:
+        papermill.execute_notebook(
+            str(source), str(executed), parameters=parameters, kernel_name="python3",
+            cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
+        )
+    except Exception as err:  # PapermillExecutionError, a dead kernel, an interrupted run
+        failed = reports / "failed" / f"{name}.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if executed.is_file():
+            shutil.copyfile(executed, failed)
+        where = f"; the executed notebook is {failed}" if failed.is_file() else ""
+        raise NotebookFailed(f"notebook {name} ({folder}) failed: {type(err).__name__}: "
+                             f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}{where}. "
+                             f"The previous report in {final_dir} is untouched.") from err
+    finally:
+        source.unlink(missing_ok=True)
+
+    export_html(executed, staging / f"{name}.html")
+    write_json(staging / inputs_path.name, inputs)
+    if folder == "comparison":
+        # The comparison wrote its figures into reports/comparison/ directly; publish beside them.
+        final_dir.mkdir(parents=True, exist_ok=True)
+        for path in sorted(staging.iterdir(), key=lambda p: p.suffix == ".ipynb"):  # the notebook last
+            os.replace(path, final_dir / path.name)
+        shutil.rmtree(staging)
+        write_reports_readme(reports, profile)
+    else:
+        executed.touch()  # newest file in the folder: make's target
+        _swap_in(staging, final_dir)
+    (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
+    print(f"== {name}: report in {final_dir}", flush=True)
+    return final_dir
+
+
+def _swap_in(staging: Path, final_dir: Path) -> None:
+    """Replace final_dir by staging: the old report is kept until the new one is in place."""
+    if final_dir.exists():
+        retired = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}.old."))
+        os.replace(final_dir, retired / final_dir.name)
+        os.replace(staging, final_dir)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, final_dir)
+
+
+# --- nbval references: executed copies of the notebooks that `make test` re-runs and compares.
+
+NBVAL_DIR = PROJECT_ROOT / "tests" / "nbval"
+
+
+def strip_for_nbval(notebook) -> None:
+    """Keep what nbval compares, drop the rest: outputs of cells tagged nbval-ignore-output,
+    image data (nbval does not compare images), and papermill's timing metadata."""
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        if "nbval-ignore-output" in cell.metadata.get("tags", []):
+            cell.outputs = []
+            continue
+        for output in cell.outputs:
+            for mime in [m for m in output.get("data", {}) if m.startswith("image/")]:
+                del output["data"][mime]
+    notebook.metadata.pop("papermill", None)
+
+
+def refresh_nbval(names=None) -> list[Path]:
+    """Execute notebooks with the quick profile and store them in tests/nbval/.
+
+    Only `profile` is injected: the notebooks then find their folders themselves
+    (reports-quick/), so the references hold no machine-specific path.
+    """
+    import nbformat
+    import papermill
+
+    written = []
+    NBVAL_DIR.mkdir(parents=True, exist_ok=True)
+    for name in names or NOTEBOOKS:
+        with tempfile.TemporaryDirectory() as tmp:
+            source, executed = Path(tmp) / f"{name}.ipynb", Path(tmp) / f"{name}.out.ipynb"
+            nbformat.write(read_notebook(name), source)
+            print(f"== {name}: executing for nbval (profile quick)", flush=True)
+            papermill.execute_notebook(str(source), str(executed), parameters={"profile": "quick"},
+                                       kernel_name="python3", cwd=str(NBVAL_DIR), progress_bar=False)
+            notebook = nbformat.read(executed, as_version=4)
+        strip_for_nbval(notebook)
+        target = NBVAL_DIR / f"{name}.ipynb"
+        with atomic_path(target) as tmp_target:
+            nbformat.write(notebook, tmp_target)
+        written.append(target)
+    return written

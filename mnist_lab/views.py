@@ -1,0 +1,195 @@
+"""What the notebooks show: each function is one notebook cell's worth of work.
+
+Notebooks call these and nothing else, so no logic lives in two notebooks. Figures are
+shown inline and saved beside the run, so the reports have them as PNG files too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from mnist_lab import plots
+from mnist_lab.config import TrainConfig, resolve_config, reports_root
+from mnist_lab.data import fetch_mnist, make_splits
+from mnist_lab.io import project_relative
+from mnist_lab.models import STAGES
+from mnist_lab.reports import FIGURES, finished_runs, load_run, previous_stage, summary_row, markdown_table
+
+
+# Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
+# land in the notebooks' import cell, which nbval ignores, not in a cell it compares.
+keras.ops.convert_to_tensor(0.0)
+
+
+def _display(obj) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python: print what can be printed
+        print(obj)
+        return
+    display(obj)
+
+
+def _markdown(text: str) -> None:
+    try:
+        from IPython.display import Markdown
+    except ImportError:
+        print(text)
+        return
+    _display(Markdown(text))
+
+
+def _show(figure, path: Path | None = None) -> None:
+    import matplotlib.pyplot as plt
+
+    if path is not None:
+        plots.save_figure(figure, path)
+    _display(figure)
+    plt.close(figure)
+
+
+def setup(stage: str, profile: str, reports_dir=None, run_dir=None, **overrides) -> tuple[TrainConfig, Path]:
+    """Resolve the notebook's parameters into a checked config and its run directory; print both."""
+    config = resolve_config(stage, profile, **overrides)
+    run_dir = Path(run_dir or Path(reports_dir or reports_root(profile)) / stage)
+    print(f"stage {stage!r} ({STAGES[stage].summary}), profile {profile!r}, results in {project_relative(run_dir)}/")
+    for key, value in config.to_dict().items():
+        print(f"  {key:<24} {value}")
+    return config, run_dir
+
+
+def model_summary(stage: str) -> None:
+    model = STAGES[stage]()
+    model.summary(line_length=90)
+
+
+def train(config: TrainConfig, run_dir: Path):
+    from mnist_lab.train import run_stage  # imports TensorFlow
+
+    return run_stage(config, run_dir, verbose=2)  # one line per epoch: readable live and in saved notebooks
+
+
+def learning_curves(result) -> None:
+    _show(plots.learning_curves(result.history, f"{result.metrics['stage']}: learning curves"),
+          result.out_dir / FIGURES["learning_curves"])
+
+
+def test_metrics(result) -> None:
+    m = result.metrics
+    per_class = " · ".join(f"{d}: {100 * a:.2f}%" for d, a in m["per_class_accuracy"].items())
+    _markdown(
+        f"**Test accuracy {100 * m['test_accuracy']:.2f}%**, test loss {m['test_loss']:.4f} "
+        f"({len(m['misclassified'])} of {m['data']['test']:,} test digits wrong). "
+        f"{m['epochs_run']} epochs, best val_loss at epoch {m['best_epoch']}; "
+        f"{m['training_seconds'] / 60:.1f} min of training at {m['images_per_second']:.0f} images/s "
+        f"on {m['environment']['device']}.\n\nPer class: {per_class}"
+    )
+
+
+def confusion_matrix(result) -> None:
+    _show(plots.confusion_matrix(result.metrics["confusion_matrix"]),
+          result.out_dir / FIGURES["confusion_matrix"])
+
+
+def misclassified(result, count: int = 36) -> None:
+    """A gallery of wrongly classified test digits, captioned 'true → predicted'."""
+    wrong = result.metrics["misclassified"][:count]
+    _, (x_test, _) = fetch_mnist().as_keras_tuple()
+    figure = plots.digit_grid([x_test[i] for i, _, _ in wrong], [f"{t} → {p}" for _, t, p in wrong],
+                              title=f"misclassified test digits (first {len(wrong)} by index), true → predicted")
+    _show(figure, result.out_dir / FIGURES["misclassified"])
+
+
+def compare_with_previous(result, profile: str, reports_dir=None) -> None:
+    stage = result.metrics["stage"]
+    before = previous_stage(stage)
+    if before is None:
+        _markdown("This is the first stage: nothing to compare with yet.")
+        return
+    root = Path(reports_dir or reports_root(profile))
+    try:
+        previous = load_run(root / before)
+    except FileNotFoundError:
+        _markdown(f"The previous stage, `{before}`, has no report in {project_relative(root)}/ yet: "
+                  f"run its notebook (or `make reproduce`) to compare.")
+        return
+    change = result.metrics["test_accuracy"] - previous.metrics["test_accuracy"]
+    errors = (len(previous.metrics["misclassified"]), len(result.metrics["misclassified"]))
+    _markdown(markdown_table([summary_row(previous), summary_row(load_run(result.out_dir))])
+              + f"\n\n`{stage}` vs `{before}`: {100 * change:+.2f} points of test accuracy "
+              f"({errors[0]} → {errors[1]} test errors).")
+
+
+# --- 00_data
+
+
+def data_source() -> None:
+    print(f"MNIST verified against the canonical SHA-256; source: {fetch_mnist().source}")
+
+
+def data_overview(profile: str, seed: int | None = None) -> dict:
+    config = resolve_config("dnn", profile, **({"seed": seed} if seed is not None else {}))
+    raw = fetch_mnist().as_keras_tuple()
+    splits = make_splits(raw, validation_fraction=config.validation_fraction, split_seed=config.split_seed,
+                         subset=config.subset, seed=config.seed)
+    print(f"raw: x_train {raw[0][0].shape} {raw[0][0].dtype}, x_test {raw[1][0].shape} {raw[1][0].dtype}")
+    for name, size in splits.sizes().items():
+        print(f"{name:<10} {size:>6,} images")
+    print(f"model input: {splits.x_train.shape[1:]} {splits.x_train.dtype}, "
+          f"values in [{splits.x_train.min():.1f}, {splits.x_train.max():.1f}], labels one-hot {splits.y_train.shape[1:]}")
+    labels = {"train": splits.y_train.argmax(1), "validation": splits.y_val.argmax(1), "test": splits.y_test.argmax(1)}
+    for name, digits in labels.items():
+        print(f"{name:<10} class counts {np.bincount(digits, minlength=10).tolist()}")
+    return {"raw": raw, "splits": splits, "labels": labels, "config": config}
+
+
+def samples_per_class(overview: dict, per_class: int = 10) -> None:
+    (x_train, y_train), _ = overview["raw"]
+    picks = [i for digit in range(10) for i in np.flatnonzero(y_train == digit)[:per_class]]
+    _show(plots.digit_grid([x_train[i] for i in picks], [str(y_train[i]) for i in picks], columns=per_class,
+                           title=f"the first {per_class} training images of each digit"))
+
+
+def class_balance(overview: dict) -> None:
+    _show(plots.class_balance(overview["labels"]))
+
+
+def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) -> None:
+    from mnist_lab.pipeline import augmentation_layers
+
+    config = overview["config"]
+    augment = augmentation_layers(config.rotation_degrees, config.zoom, config.shift, config.seed)
+    originals = overview["splits"].x_train[:digits]
+    images, captions = [], []
+    for image in originals:
+        images.append(image)
+        captions.append("original")
+        batch = np.repeat(image[None], variants - 1, axis=0)
+        images += list(np.asarray(augment(batch, training=True)))
+        captions += ["augmented"] * (variants - 1)
+    _show(plots.digit_grid(images, captions, columns=variants,
+                           title="each row: a training digit, then what the augmentation makes of it"))
+
+
+# --- 06_comparison
+
+
+def comparison(profile: str, reports_dir=None) -> dict:
+    root = Path(reports_dir or reports_root(profile))
+    runs = finished_runs(root)
+    if not runs:
+        raise FileNotFoundError(f"no finished stage under {root}/: run the stage notebooks (make reproduce) first")
+    rows = [summary_row(run) for run in runs.values()]
+    _markdown(markdown_table(rows, link_prefix="../"))  # the notebook is saved in reports/comparison/
+    missing = [name for name in STAGES if name not in runs]
+    if missing:
+        _markdown(f"Not finished yet: {', '.join(missing)}.")
+    figures = root / "comparison"
+    figures.mkdir(parents=True, exist_ok=True)
+    _show(plots.accuracy_by_stage(rows), figures / "accuracy_by_stage.png")
+    _show(plots.validation_curves({name: run.history for name, run in runs.items()}),
+          figures / "validation_curves.png")
+    return runs

@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The dense baseline (`dnn`)
+#
+# The seed notebook started here: "Began with fully connected dense layers using ReLU and
+# softmax. Achieved ~98% accuracy but noticed overfitting and poor generalization."
+#
+# The image is flattened into 784 numbers and fed through two hidden layers of 512 ReLU
+# units, then a softmax over the 10 digits. There is no regularisation. The network does
+# not know that neighbouring pixels belong together: move a digit by two pixels and it
+# sees a different input vector.
+#
+# What to look for: the training loss keeps falling while the validation loss soon turns
+# up. That is overfitting. EarlyStopping keeps the weights from the best validation epoch.
+
+# %% tags=["parameters"]
+stage = "dnn"
+profile = "full"  # "full": the seed's protocol; "quick": mnist_lab.config.PROFILES["quick"]
+epochs = None  # None: the profile's value (full: up to 20, EarlyStopping may end sooner)
+batch_size = None  # None: 64, as in the seed
+subset = None  # None: the profile's value (full: all 60,000 training images)
+seed = None  # None: 42
+reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
+run_dir = None  # None: reports_dir/stage
+
+# %% tags=["nbval-ignore-output"]
+from mnist_lab import views  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+
+# %%
+config, run_dir = views.setup(stage, profile, reports_dir, run_dir, epochs=epochs, batch_size=batch_size,
+                              subset=subset, seed=seed)
+
+# %% [markdown]
+# ## The model
+#
+# Layer by layer, with the parameter count of each.
+
+# %%
+views.model_summary(stage)
+
+# %% [markdown]
+# ## Training
+#
+# The seed's protocol: Adam (1e-3), batch 64, up to 20 epochs on 54,000 images, and three
+# callbacks watching `val_loss` on the 6,000 held-out images. ReduceLROnPlateau halves
+# the learning rate after 3 epochs without improvement. EarlyStopping stops after 7, and
+# the weights of the best epoch are restored. One line per epoch. If a run is interrupted,
+# running the notebook again resumes from the last finished epoch.
+
+# %% tags=["nbval-ignore-output"]
+result = views.train(config, run_dir)
+
+# %% [markdown]
+# ## Learning curves
+#
+# Training against validation, for loss and accuracy. Dotted lines mark where the learning
+# rate was cut, and the green band marks the epoch whose weights were kept.
+
+# %% tags=["nbval-ignore-output"]
+views.learning_curves(result)
+
+# %% [markdown]
+# ## Test metrics
+#
+# On the canonical 10,000 test images, which no choice in this repository ever looked at.
+
+# %% tags=["nbval-ignore-output"]
+views.test_metrics(result)
+
+# %% tags=["nbval-ignore-output"]
+views.confusion_matrix(result)
+
+# %% [markdown]
+# ## What it gets wrong
+#
+# Misclassified test digits, captioned *true → predicted*. Many are digits a person would
+# hesitate over too.
+
+# %% tags=["nbval-ignore-output"]
+views.misclassified(result)
+
+# %% [markdown]
+# ## Compared with the previous stage
+
+# %% tags=["nbval-ignore-output"]
+views.compare_with_previous(result, profile, reports_dir)
