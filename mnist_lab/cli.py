@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     from mnist_lab.train import run_stage  # imports TensorFlow: only once the arguments are good
 
     print(f"training stage {config.stage!r} into {out_dir} (config: {json.dumps(config.to_dict())})")
-    result = run_stage(config, out_dir, data_path=args.data)
+    result = run_stage(config, out_dir, data_path=args.data, reuse=not args.retrain)
     metrics = result.metrics
     print(f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
           f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "
@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help=f"batch size (default {TrainConfig.batch_size})")
     train.add_argument("--out", help="run directory (default runs/STAGE)")
     train.add_argument("--data", help="MNIST path, as for `mnist-lab data --path`")
+    train.add_argument("--retrain", action="store_true",
+                       help="train even if DIR holds a finished run with the same config and training code")
     train.set_defaults(handler=cmd_train)
     notebook = commands.add_parser("notebook", help="execute one notebook with papermill into the reports folder")
     notebook.add_argument("name", help="e.g. 00_data, 01_dnn, ..., 06_comparison")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.io import PROJECT_ROOT, atomic_path
+from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
@@ -197,7 +197,7 @@ def fetch_mnist(path: str | os.PathLike | None = None, *, cache: Path = CACHE_PA
     failures = []
     if cache.is_file():
         try:
-            return LoadedMnist(verify(read_npz(cache), str(cache)), f"project cache {cache}")
+            return LoadedMnist(verify(read_npz(cache), str(cache)), f"project cache {project_relative(cache)}")
         except MnistDataError as err:
             failures.append(f"project cache {cache}: {err}")  # refetched below, then overwritten
     else:
@@ -210,7 +210,7 @@ def fetch_mnist(path: str | os.PathLike | None = None, *, cache: Path = CACHE_PA
             failures.append(f"{label}: {err}")
             continue
         write_cache(arrays, cache)
-        return LoadedMnist(arrays, f"{label}, verified and cached in {cache}")
+        return LoadedMnist(arrays, f"{label}, verified and cached in {project_relative(cache)}")
 
     raise MnistDataError(
         "could not load MNIST from any source:\n  - " + "\n  - ".join(failures)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -13,6 +14,14 @@ from pathlib import Path
 # The repository root when run from a checkout (editable install); else the working directory.
 _PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 PROJECT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def sha256_files(paths) -> str:
+    """One digest over the names and contents of `paths` (order-independent)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def project_relative(path) -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 from mnist_lab.io import atomic_path, read_json
 from mnist_lab.models import STAGES
 
-# Report folders of the two profiles (see mnist_lab.profiles).
+# What a finished run directory holds (mnist_lab.train.run_stage writes them, metrics.json last).
+RUN_FILES = ("config.json", "history.json", "model.keras", "metrics.json")
+# Figures a stage notebook saves beside its run.
 FIGURES = {
     "learning_curves": "learning_curves.png",
     "confusion_matrix": "confusion_matrix.png",

@@ -16,15 +16,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sys
 import shutil
 import tempfile
 from pathlib import Path
 
 from mnist_lab.config import ConfigError, PROFILES, reports_root
-from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative, read_json, write_json
+from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.models import STAGES
-from mnist_lab.reports import write_reports_readme
+from mnist_lab.reports import RUN_FILES, write_reports_readme
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
@@ -78,20 +80,14 @@ def check_parameters(name: str, notebook_path: Path, parameters: dict) -> None:
 
 def fingerprint(name: str, profile: str, reports: Path) -> dict:
     """What a notebook's report depends on, by content (mtimes lie in a fresh clone)."""
-    def digest(paths) -> str:
-        sha = hashlib.sha256()
-        for path in sorted(paths):
-            sha.update(path.name.encode() + b"\0" + path.read_bytes())
-        return sha.hexdigest()
-
     inputs = {
-        "notebook": digest([NOTEBOOK_DIR / f"{name}.py"]),
-        "package": digest((PROJECT_ROOT / "mnist_lab").glob("*.py")),
+        "notebook": sha256_files([NOTEBOOK_DIR / f"{name}.py"]),
+        "package": sha256_files((PROJECT_ROOT / "mnist_lab").glob("*.py")),
         "profile": profile,
         "profile_settings": PROFILES[profile],
     }
     if NOTEBOOKS[name] == "comparison":  # redone when any stage's results change
-        inputs["stages"] = {stage: digest([reports / stage / "metrics.json"])
+        inputs["stages"] = {stage: sha256_files([reports / stage / "metrics.json"])
                             for stage in STAGES if (reports / stage / "metrics.json").is_file()}
     return inputs
 
@@ -103,6 +99,19 @@ def export_html(notebook_path: Path, html_path: Path) -> None:
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook_path, as_version=4))
     with atomic_path(html_path) as tmp:
         tmp.write_text(body, encoding="utf-8")
+
+
+def _show_papermill_log() -> None:
+    """papermill logs the notebook's output (one line per training epoch) at INFO: print it."""
+    logger = logging.getLogger("papermill")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("   %(message)s"))
+        handler.addFilter(lambda record: record.getMessage().strip() and not record.getMessage().startswith(
+            ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def run_notebook(name: str, profile: str = "full", reports=None, log_output: bool = True,
@@ -129,6 +138,12 @@ def run_notebook(name: str, profile: str = "full", reports=None, log_output: boo
     staging.mkdir(parents=True, exist_ok=True)
     for stale in staging.glob("*.ipynb"):  # a previous attempt's notebook; keep .partial/ to resume
         stale.unlink()
+    if folder in STAGES:
+        # The finished run, if any: run_stage reuses it when its config and training code are
+        # unchanged, so a notebook or plotting change re-renders without retraining.
+        for run_file in RUN_FILES:
+            if (final_dir / run_file).is_file() and not (staging / run_file).exists():
+                shutil.copy2(final_dir / run_file, staging / run_file)
     source = staging / f".{name}.source.ipynb"
     executed = staging / f"{name}.ipynb"
     nbformat.write(notebook, source)
@@ -138,6 +153,8 @@ def run_notebook(name: str, profile: str = "full", reports=None, log_output: boo
         source.unlink()
         raise
     print(f"== {name}: executing with {parameters}", flush=True)
+    if log_output:
+        _show_papermill_log()
     try:
         papermill.execute_notebook(
             str(source), str(executed), parameters=parameters, kernel_name="python3",

@@ -17,6 +17,8 @@ last finished epoch there, and an older finished run in out_dir stays intact.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 import sys
@@ -29,11 +31,31 @@ import numpy as np
 
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.data import Splits, fetch_mnist, make_splits
-from mnist_lab.io import atomic_path, check_out_dir, environment, read_json, write_json
+from mnist_lab.io import atomic_path, check_out_dir, environment, read_json, sha256_files, write_json
 from mnist_lab.models import get_stage
+from mnist_lab.reports import RUN_FILES
 from mnist_lab.pipeline import augmentation_layers, make_dataset
 
 PARTIAL_DIR = ".partial"
+# The modules that decide a run's result. A finished run whose config and these files are
+# unchanged is reused instead of retrained (plots, notebooks and reports do not count).
+TRAINING_SOURCES = ("config.py", "data.py", "models.py", "pipeline.py", "train.py")
+
+
+def training_fingerprint(config: TrainConfig) -> str:
+    package = Path(__file__).parent
+    code = sha256_files(package / name for name in TRAINING_SOURCES)
+    return hashlib.sha256(json.dumps([config.to_dict(), code], sort_keys=True).encode()).hexdigest()
+
+
+def load_finished(config: TrainConfig, out_dir: Path) -> "RunResult | None":
+    """The finished run in out_dir if it was trained with this config and this training code."""
+    if not all((out_dir / name).is_file() for name in RUN_FILES):
+        return None
+    metrics = read_json(out_dir / "metrics.json")
+    if metrics.get("training_fingerprint") != training_fingerprint(config):
+        return None
+    return RunResult(out_dir, metrics, read_json(out_dir / "history.json"))
 
 
 def set_seeds(seed: int) -> None:
@@ -175,9 +197,15 @@ class RunResult:
 
 
 def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: int | str = "auto",
-              extra_callbacks=()) -> RunResult:
+              extra_callbacks=(), reuse: bool = True) -> RunResult:
+    """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run."""
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
+    finished = load_finished(config, out_dir) if reuse else None
+    if finished is not None:
+        print(f"reusing the finished run in {out_dir} (same config and training code; "
+              f"trained {finished.metrics['epochs_run']} epochs in {finished.metrics['training_seconds'] / 60:.1f} min)")
+        return finished
     work_dir = out_dir / PARTIAL_DIR
     saved_config = work_dir / "config.json"
     if saved_config.is_file() and read_json(saved_config) != config.to_dict():
@@ -216,6 +244,7 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
         # Training images per second, validation passes included in the time.
         "images_per_second": len(splits.x_train) * len(history) / training_seconds,
         "augmented": stage.augment,
+        "training_fingerprint": training_fingerprint(config),
         "data": {"source": loaded.source, **splits.sizes()},
         "environment": environment(),
     }

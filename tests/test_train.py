@@ -117,3 +117,21 @@ def test_resume_rebuilds_early_stopping_and_plateau_state(tmp_path):
     assert (stopper.best, stopper.best_epoch, stopper.wait) == (0.5, 1, 3)
     assert all(np.array_equal(a, b) for a, b in zip(stopper.best_weights, weights))
     assert (plateau.best, plateau.wait) == (0.5, 0)  # 3 bad epochs hit patience 3: the rate was cut, wait reset
+
+
+def test_finished_run_is_reused_only_with_the_same_config_and_code(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    first = run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
+    capsys.readouterr()
+    again = run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
+    assert "reusing the finished run" in capsys.readouterr().out
+    assert again.metrics == first.metrics and again.history == first.history
+
+    # Another config, or a change to the training code, trains again.
+    import mnist_lab.train as train_module
+
+    monkeypatch.setattr(train_module, "training_fingerprint", lambda config: "changed code")
+    retrained = run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
+    assert "reusing" not in capsys.readouterr().out
+    assert retrained.metrics["training_fingerprint"] == "changed code"
+    assert run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0, reuse=False).metrics["training_seconds"] > 0
