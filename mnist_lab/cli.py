@@ -1,4 +1,4 @@
-"""`mnist-lab`: list stages, fetch the data, train a stage.
+"""`mnist-lab`: list stages, fetch the data, train a stage, run the notebooks.
 
 Arguments are checked before TensorFlow is imported or any data is loaded, so a typo
 costs a second, not a training run.
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from mnist_lab.config import PROFILES, ConfigError, TrainConfig
+from mnist_lab.io import check_out_dir
 from mnist_lab.models import STAGES
 
 
@@ -38,8 +39,6 @@ def cmd_train(args) -> int:
     try:
         config = TrainConfig(stage=args.stage, **overrides)
         out_dir = Path(args.out or Path("runs") / config.stage)
-        from mnist_lab.io import check_out_dir
-
         check_out_dir(out_dir)
     except ConfigError as err:
         print(f"mnist-lab train: error: {err}", file=sys.stderr)  # one line, before any data is loaded
@@ -62,12 +61,9 @@ def cmd_notebook(args) -> int:
 
     try:
         run_notebook(args.name, args.profile, force=args.force)
-    except ConfigError as err:
+    except (ConfigError, NotebookFailed) as err:
         print(f"mnist-lab notebook: error: {err}", file=sys.stderr)
-        return 2
-    except NotebookFailed as err:
-        print(f"mnist-lab notebook: error: {err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, ConfigError) else 1  # 2: bad arguments, 1: the notebook failed
     return 0
 
 

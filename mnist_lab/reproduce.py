@@ -52,12 +52,6 @@ def read_notebook(name: str):
     return notebook
 
 
-def declared_parameters(notebook_path: Path) -> set[str]:
-    import papermill
-
-    return set(papermill.inspect_notebook(str(notebook_path)))
-
-
 def notebook_parameters(name: str, profile: str, reports: Path, staging: Path) -> dict:
     """What make passes: the profile and folders. Every training setting comes from the profile."""
     parameters = {"profile": profile}
@@ -69,9 +63,11 @@ def notebook_parameters(name: str, profile: str, reports: Path, staging: Path) -
     return parameters
 
 
-
 def check_parameters(name: str, notebook_path: Path, parameters: dict) -> None:
-    declared = declared_parameters(notebook_path)
+    """An unknown parameter is an error here (papermill itself would only warn)."""
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(notebook_path)))
     unknown = sorted(set(parameters) - declared)
     if unknown:
         raise ConfigError(f"notebook {name} has no parameter(s) {unknown}; "

@@ -213,6 +213,7 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
             f"{work_dir} holds an interrupted run with a different config; rerun with the settings in "
             f"{saved_config} to resume it, or delete {work_dir} to start over"
         )
+    fingerprint = training_fingerprint(config)  # of the code as it is now, before hours of training
     stage = get_stage(config.stage)
     loaded = fetch_mnist(data_path)
     splits = make_splits(loaded.as_keras_tuple(), validation_fraction=config.validation_fraction,
@@ -244,7 +245,7 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
         # Training images per second, validation passes included in the time.
         "images_per_second": len(splits.x_train) * len(history) / training_seconds,
         "augmented": stage.augment,
-        "training_fingerprint": training_fingerprint(config),
+        "training_fingerprint": fingerprint,
         "data": {"source": loaded.source, **splits.sizes()},
         "environment": environment(),
     }
