@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline", "module://ipykernel")):
-    matplotlib.use("Agg")  # headless outside Jupyter (make, CI)
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from IPython.display import Markdown, display
 
 from mnist_lab import plots
 from mnist_lab.config import TrainConfig, resolve_config, reports_root
@@ -24,22 +25,8 @@ from mnist_lab.reports import FIGURES, finished_runs, load_run, previous_stage, 
 keras.ops.convert_to_tensor(0.0)
 
 
-def _display(obj) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # plain Python: print what can be printed
-        print(obj)
-        return
-    display(obj)
-
-
 def _markdown(text: str) -> None:
-    try:
-        from IPython.display import Markdown
-    except ImportError:
-        print(text)
-        return
-    _display(Markdown(text))
+    display(Markdown(text))
 
 
 def _show(figure, path: Path | None = None) -> None:
@@ -47,7 +34,7 @@ def _show(figure, path: Path | None = None) -> None:
 
     if path is not None:
         plots.save_figure(figure, path)
-    _display(figure)
+    display(figure)
     plt.close(figure)
 
 
