@@ -1,8 +1,6 @@
 """The notebooks stay thin, agree with the package on parameters, and the runner is safe."""
 
-import json
 import re
-from pathlib import Path
 
 import jupytext
 import nbformat
@@ -129,7 +127,6 @@ def test_runner_publishes_skips_when_unchanged_and_keeps_reports_on_failure(fake
 
 
 def test_runner_rejects_unknown_parameters_and_profiles(fake_notebooks, monkeypatch):
-    monkeypatch.setattr(reproduce, "FAKE_NOTEBOOK", None, raising=False)
     (reproduce.NOTEBOOK_DIR / "01_dnn.py").write_text(FAKE_NOTEBOOK.replace("run_dir = None\n", ""))
     with pytest.raises(ConfigError, match=r"notebook 01_dnn has no parameter\(s\) \['run_dir'\]"):
         reproduce.run_notebook("01_dnn", "full", fake_notebooks, log_output=False)
