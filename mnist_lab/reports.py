@@ -16,6 +16,16 @@ FIGURES = {
     "confusion_matrix": "confusion_matrix.png",
     "misclassified": "misclassified.png",
 }
+# Figures 06_comparison saves, relative to the reports folder.
+COMPARISON_FIGURES = {
+    "accuracy_by_stage": "comparison/accuracy_by_stage.png",
+    "validation_curves": "comparison/validation_curves.png",
+}
+# The test accuracy the seed notebook reported for its model, `cnn_bn` here (its augmentation never ran).
+SEED_REPORTED_ACCURACY = 0.9945
+# The root README's generated results section lies between these two lines.
+README_BEGIN = "<!-- results: written by make reproduce (mnist_lab.reports.update_readme); do not edit by hand -->"
+README_END = "<!-- end of results -->"
 
 
 @dataclass(frozen=True)
@@ -70,17 +80,23 @@ def summary_row(run: Run) -> dict:
         "training_minutes": m["training_seconds"] / 60,
         "train_images": m["data"]["train"],
         "device": m["environment"].get("device", "?"),
+        "backend": _backend(m["environment"]),
     }
+
+
+def _backend(environment: dict) -> str:
+    name = environment.get("backend", "?")
+    return f"{name} {environment[name]}" if name in environment else name
 
 
 def markdown_table(rows: list[dict], link_prefix: str | None = None) -> str:
     """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/'."""
     header = ("| stage | test accuracy | test loss | parameters | epochs (best) | training time "
-              "| training images | hardware |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+              "| training images | hardware | backend |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     lines = [
         f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% | {r['test_loss']:.4f} | "
         f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | {r['training_minutes']:.1f} min | "
-        f"{r['train_images']:,} | {r['device']} |"
+        f"{r['train_images']:,} | {r['device']} | {r['backend']} |"
         for r in rows
     ]
     return "\n".join([header, *lines])
@@ -90,11 +106,43 @@ def _stage_cell(stage: str, link_prefix: str | None) -> str:
     return f"`{stage}`" if link_prefix is None else f"[`{stage}`]({link_prefix}{stage}/)"
 
 
+def accuracy_changes(runs: dict[str, Run]) -> list[str]:
+    """What each ingredient changed: one line per stage whose previous stage has also finished."""
+    lines = []
+    for name, run in runs.items():
+        before = runs.get(previous_stage(name))
+        if before is None:
+            continue
+        old, new = before.metrics, run.metrics
+        lines.append(
+            f"- `{name}` ({STAGES[name].summary}): {100 * old['test_accuracy']:.2f}% → "
+            f"{100 * new['test_accuracy']:.2f}%, {100 * (new['test_accuracy'] - old['test_accuracy']):+.2f} points "
+            f"({len(old['misclassified'])} → {len(new['misclassified'])} test errors)")
+    if "cnn_bn" in runs:
+        lines.append(f"- The seed's model (`cnn_bn`) trained as the seed's code trained it, without augmentation: "
+                     f"{100 * runs['cnn_bn'].metrics['test_accuracy']:.2f}%; the seed notebook reported "
+                     f"{100 * SEED_REPORTED_ACCURACY:.2f}%.")
+    return lines
+
+
+def results_markdown(runs: dict[str, Run], link_prefix: str) -> list[str]:
+    """The table, the stages not run yet and what each ingredient changed, as markdown lines."""
+    if not runs:
+        return ["No stage has finished yet.", ""]
+    parts = [markdown_table([summary_row(run) for run in runs.values()], link_prefix=link_prefix), ""]
+    missing = [name for name in STAGES if name not in runs]
+    if missing:
+        parts += [f"Not run yet: {', '.join(missing)}.", ""]
+    changes = accuracy_changes(runs)
+    if changes:
+        parts += ["Test accuracy gained by each step (on the canonical 10,000 test images):", "", *changes, ""]
+    return parts
+
+
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
     reports_dir = Path(reports_dir)
-    rows = [summary_row(run) for run in finished_runs(reports_dir).values()]
-    missing = [name for name in STAGES if name not in {r["stage"] for r in rows}]
+    runs = finished_runs(reports_dir)
     parts = [
         f"# Results ({profile} profile)",
         "",
@@ -102,14 +150,11 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "every number and figure comes from the runs in the folders below. Test metrics are on "
         "the canonical 10,000-image test set.",
         "",
-        markdown_table(rows, link_prefix="") if rows else "No stage has finished yet.",
-        "",
+        *results_markdown(runs, link_prefix=""),
     ]
-    if missing:
-        parts += [f"Not run yet: {', '.join(missing)}.", ""]
-    figures = [("Test accuracy per stage", "comparison/accuracy_by_stage.png"),
-               ("Validation curves of every stage", "comparison/validation_curves.png")]
-    figures += [(f"Learning curves: {r['stage']}", f"{r['stage']}/{FIGURES['learning_curves']}") for r in rows]
+    figures = [("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
+               ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"])]
+    figures += [(f"Learning curves: {name}", f"{name}/{FIGURES['learning_curves']}") for name in runs]
     for caption, relative in figures:
         if (reports_dir / relative).is_file():
             parts += [f"## {caption}", "", f"![{caption}]({relative})", ""]
@@ -117,3 +162,33 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(parts))
     return path
+
+
+def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
+    """The root README's results section: the table, the gains, and the headline figures."""
+    reports_dir = Path(reports_dir)
+    runs = finished_runs(reports_dir)
+    parts = results_markdown(runs, link_prefix=link_prefix)
+    headline = [("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"])]
+    if runs:
+        last = list(runs)[-1]  # the final stage once every stage has run
+        headline.append((f"Learning curves of `{last}`", f"{last}/{FIGURES['learning_curves']}"))
+    for caption, relative in headline:
+        if (reports_dir / relative).is_file():
+            parts += [f"**{caption}**", "", f"![{caption}]({link_prefix}{relative})", ""]
+    return "\n".join(parts).strip()
+
+
+def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
+    """Replace the text between README_BEGIN and README_END in `readme` by readme_results()."""
+    readme = Path(readme)
+    text = readme.read_text()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{readme} has no results section to update: put the lines\n{README_BEGIN}\n"
+                         f"{README_END}\nwhere the results should go, then run make reproduce again")
+    updated = text[:begin + len(README_BEGIN)] + "\n" + readme_results(reports_dir, link_prefix) + "\n" + text[end:]
+    if updated != text:
+        with atomic_path(readme) as tmp:
+            tmp.write_text(updated)
+    return readme

@@ -25,7 +25,7 @@ from pathlib import Path
 from mnist_lab.config import ConfigError, PROFILES, reports_root
 from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.models import STAGES
-from mnist_lab.reports import RUN_FILES, write_reports_readme
+from mnist_lab.reports import RUN_FILES, update_readme, write_reports_readme
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
@@ -176,6 +176,8 @@ def run_notebook(name: str, profile: str = "full", reports=None, log_output: boo
             os.replace(path, final_dir / path.name)
         shutil.rmtree(staging)
         write_reports_readme(reports, profile)
+        if profile == "full" and reports.resolve() == reports_root("full").resolve():
+            update_readme(PROJECT_ROOT / "README.md", reports)  # the repository's own results only
     else:
         executed.touch()  # newest file in the folder: make's target
         _swap_in(staging, final_dir)

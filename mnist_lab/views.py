@@ -17,7 +17,8 @@ from mnist_lab.config import TrainConfig, resolve_config, reports_root
 from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.io import project_relative
 from mnist_lab.models import STAGES
-from mnist_lab.reports import FIGURES, finished_runs, load_run, previous_stage, summary_row, markdown_table
+from mnist_lab.reports import (COMPARISON_FIGURES, FIGURES, finished_runs, load_run, markdown_table, previous_stage,
+                               results_markdown, summary_row)
 
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
@@ -169,14 +170,12 @@ def comparison(profile: str, reports_dir=None) -> dict:
     runs = finished_runs(root)
     if not runs:
         raise FileNotFoundError(f"no finished stage under {root}/: run the stage notebooks (make reproduce) first")
-    rows = [summary_row(run) for run in runs.values()]
-    _markdown(markdown_table(rows, link_prefix="../"))  # the notebook is saved in reports/comparison/
-    missing = [name for name in STAGES if name not in runs]
-    if missing:
-        _markdown(f"Not finished yet: {', '.join(missing)}.")
-    figures = root / "comparison"
-    figures.mkdir(parents=True, exist_ok=True)
-    _show(plots.accuracy_by_stage(rows), figures / "accuracy_by_stage.png")
+    # The table, the stages not run yet, and what each ingredient added; links are relative to
+    # reports/comparison/, where this notebook is saved.
+    _markdown("\n".join(results_markdown(runs, link_prefix="../")))
+    (root / "comparison").mkdir(parents=True, exist_ok=True)
+    _show(plots.accuracy_by_stage([summary_row(run) for run in runs.values()]),
+          root / COMPARISON_FIGURES["accuracy_by_stage"])
     _show(plots.validation_curves({name: run.history for name, run in runs.items()}),
-          figures / "validation_curves.png")
+          root / COMPARISON_FIGURES["validation_curves"])
     return runs

@@ -1,4 +1,5 @@
-"""The committed full-protocol reports: their models load in plain Keras and reproduce their metrics."""
+"""The committed full-protocol reports (their models load in plain Keras and reproduce their metrics; the
+README shows them) and the functions that write the reports' tables."""
 
 import json
 
@@ -8,6 +9,9 @@ import pytest
 
 from mnist_lab.config import reports_root
 from mnist_lab.data import fetch_mnist
+from mnist_lab.io import PROJECT_ROOT, write_json
+from mnist_lab.reports import (README_BEGIN, README_END, accuracy_changes, finished_runs, readme_results,
+                               update_readme)
 from mnist_lab.models import STAGES
 
 REPORTS = reports_root("full")
@@ -30,3 +34,60 @@ def test_committed_model_reproduces_its_test_accuracy(stage):
 def test_committed_models_fit_the_size_budget():
     total = sum(path.stat().st_size for path in REPORTS.glob("*/model.keras"))
     assert total < MODEL_BUDGET_BYTES, f"committed models take {total / 2**20:.1f} MiB"
+
+
+def test_readme_results_are_the_committed_reports():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index(README_BEGIN) + len(README_BEGIN):readme.index(README_END)]
+    assert section.strip() == readme_results(REPORTS), (
+        "README.md's results section differs from reports/: run `make reproduce` (or "
+        "`mnist-lab notebook 06_comparison`) and commit README.md")
+
+
+# --- the report writers, on made-up runs
+
+
+def _fake_run(reports, stage, accuracy, errors):
+    run = reports / stage
+    run.mkdir(parents=True)
+    write_json(run / "config.json", {"stage": stage})
+    write_json(run / "history.json", [])
+    write_json(run / "metrics.json", {
+        "test_accuracy": accuracy, "test_loss": 0.05, "parameters": 10, "epochs_run": 3, "best_epoch": 2,
+        "training_seconds": 60.0, "data": {"train": 54000}, "misclassified": list(range(errors)),
+        "environment": {"device": "CPU (2 cores)", "backend": "jax", "jax": "0.7.0"}})
+
+
+def test_update_readme_rewrites_only_its_section(tmp_path):
+    reports = tmp_path / "reports"
+    _fake_run(reports, "dnn", 0.98, 200)
+    _fake_run(reports, "cnn", 0.99, 100)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# intro\n\n{README_BEGIN}\nstale numbers\n{README_END}\n\n## after\n")
+
+    update_readme(readme, reports)
+    text = readme.read_text()
+    assert text.startswith(f"# intro\n\n{README_BEGIN}\n") and text.endswith(f"{README_END}\n\n## after\n")
+    assert "stale numbers" not in text
+    assert "| [`cnn`](reports/cnn/) | 99.00% | 0.0500 | 10 | 3 (2) | 1.0 min | 54,000 | CPU (2 cores) | jax 0.7.0 |" in text
+    assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors)" in text
+    assert "Not run yet: cnn_reg, cnn_bn, cnn_bn_aug." in text
+    update_readme(readme, reports)
+    assert readme.read_text() == text  # idempotent
+
+
+def test_update_readme_without_its_markers_says_how_to_fix_and_changes_nothing(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# a README someone rewrote\n")
+    with pytest.raises(ValueError, match="(?s)has no results section to update.*then run make reproduce again"):
+        update_readme(readme, tmp_path / "reports")
+    assert readme.read_text() == "# a README someone rewrote\n"
+
+
+def test_the_seed_model_is_compared_with_what_the_seed_reported(tmp_path):
+    _fake_run(tmp_path, "cnn_reg", 0.9930, 70)
+    _fake_run(tmp_path, "cnn_bn", 0.9950, 50)
+    lines = accuracy_changes(finished_runs(tmp_path))
+    assert lines[0].startswith("- `cnn_bn` (cnn_reg + BatchNorm")
+    assert "+0.20 points (70 → 50 test errors)" in lines[0]
+    assert lines[1].endswith("99.50%; the seed notebook reported 99.45%.")
