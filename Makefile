@@ -31,7 +31,8 @@ FORCE ?=
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)))
 folder_of = $(subst $(firstword $(subst _, ,$(1)))_,,$(1))
 report_of = $(REPORTS)/$(call folder_of,$(1))/$(1).ipynb
-STAGE_REPORTS := $(foreach n,$(filter-out 00_data %_comparison,$(NOTEBOOKS)),$(call report_of,$(n)))
+STAGE_NOTEBOOKS := $(filter-out 00_data %_comparison,$(NOTEBOOKS))
+STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
 COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
 PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
 
@@ -72,7 +73,8 @@ test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)
 nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after an intended change of their output
 	$(BIN)/mnist-lab nbval-refresh
 
-bench: $(INSTALLED) ## Augmentation throughput: our tf.data pipeline vs the seed's ImageDataGenerator
+bench: $(INSTALLED) ## Augmentation vs the seed's ImageDataGenerator: sharpness of the digits, training throughput
+	$(BIN)/python benchmarks/augmentation_sharpness.py
 	$(BIN)/python benchmarks/augmentation_throughput.py
 
 reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROFILE=quick: reports-quick/)
@@ -93,6 +95,11 @@ $(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) | $(INSTALLED)
 endef
 $(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
 $(COMPARISON): $(STAGE_REPORTS)
+# A stage notebook compares itself with the stage before it, so a newer result there redoes
+# it. Only a result that exists counts: nothing forces the stages to run in order.
+NEIGHBOURS := $(filter-out :%,$(join $(wordlist 2,$(words $(STAGE_NOTEBOOKS)),$(STAGE_NOTEBOOKS)),$(addprefix :,$(STAGE_NOTEBOOKS))))
+$(foreach pair,$(NEIGHBOURS),$(eval $(call report_of,$(word 1,$(subst :, ,$(pair)))): \
+    $(wildcard $(REPORTS)/$(call folder_of,$(word 2,$(subst :, ,$(pair))))/metrics.json)))
 
 clean: ## Remove caches and ad-hoc runs (keeps .venv, data/ and reports/)
 	rm -rf runs .pytest_cache

@@ -1,42 +1,91 @@
-"""The tf.data input pipeline, and the seed's augmentation as Keras preprocessing layers.
+"""The tf.data input pipeline, and the seed's augmentation as one affine warp per image.
 
 The seed meant `ImageDataGenerator(rotation_range=10, zoom_range=0.1,
-width_shift_range=0.1, height_shift_range=0.1)` (default fill 'nearest', bilinear
-interpolation). The same distributions, as Keras 3 layers:
+width_shift_range=0.1, height_shift_range=0.1)`: for each image it draws
 
-    rotation   uniform in [-10, 10] degrees     RandomRotation(10 / 360)
-    zoom       x and y each uniform in [0.9, 1.1] RandomZoom((-0.1, 0.1), (-0.1, 0.1))
-    shift      uniform in [-10%, 10%] per axis  RandomTranslation(0.1, 0.1)
+    rotation   uniform in [-10, 10] degrees
+    zoom       x and y each uniform in [0.9, 1.1]
+    shift      x and y each uniform in [-10%, 10%] of the image size
 
-One difference: ImageDataGenerator composes them into one affine warp, these layers
-resample three times. They run on whole batches inside `Dataset.map`, in parallel
-with training, and only on the training split.
+composes them into one affine matrix and resamples the image once (bilinear, edge
+pixels repeated: fill mode 'nearest'). `affine_augment` does the same on whole batches
+in TensorFlow. Chaining Keras's RandomRotation, RandomZoom and RandomTranslation
+layers draws the same distributions but resamples three times: measured on 1,000
+training digits, that kept 43% of the originals' gradient energy (a sharpness
+measure), against 67% for ImageDataGenerator and for this warp, so it trained on
+blurrier digits than the seed's augmentation and the test set contain.
 """
 
 from __future__ import annotations
 
+import math
+from functools import partial
+
 import numpy as np
 
 
-def augmentation_layers(rotation_degrees: float, zoom: float, shift: float, seed: int):
-    import keras
-    from keras import layers
+def affine_matrices(theta, tx, ty, zx, zy, height: int, width: int):
+    """ImageDataGenerator's transform as TensorFlow's 8-number projective transforms, one per image.
 
-    fill = "nearest"  # ImageDataGenerator's default: repeat the edge pixel (black for MNIST)
-    return keras.Sequential(
-        [
-            layers.RandomRotation(rotation_degrees / 360.0, fill_mode=fill, seed=seed),  # factor: fraction of a turn
-            layers.RandomZoom((-zoom, zoom), (-zoom, zoom), fill_mode=fill, seed=seed + 1),
-            layers.RandomTranslation(shift, shift, fill_mode=fill, seed=seed + 2),
-        ],
-        name="augmentation",
-    )
+    Arguments are tensors of shape (n,): rotation in degrees, shifts in pixels, zoom factors.
+    Like ImageDataGenerator, the matrix is rotation @ shift @ zoom about the image centre,
+    and maps each output pixel (x, y) to the input point it samples.
+    """
+    import tensorflow as tf
+
+    radians = theta * (math.pi / 180.0)
+    cos, sin = tf.cos(radians), tf.sin(radians)
+    a0, a1, b0, b1 = cos * zx, -sin * zy, sin * zx, cos * zy  # the linear part: rotation @ zoom
+    ox, oy = width / 2 - 0.5, height / 2 - 0.5  # the centre of the pixel grid
+    a2 = ox - (a0 * ox + a1 * oy) + cos * tx - sin * ty
+    b2 = oy - (b0 * ox + b1 * oy) + sin * tx + cos * ty
+    zeros = tf.zeros_like(a0)  # no perspective
+    return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+
+def warp(images, matrices):
+    """Resample (n, h, w, c) float images once through `matrices` (from affine_matrices)."""
+    import tensorflow as tf
+
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=matrices, output_shape=tf.shape(images)[1:3], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="NEAREST")
+
+
+def affine_augment(images, seed, *, rotation_degrees: float, zoom: float, shift: float):
+    """One random affine warp per image, drawn as ImageDataGenerator draws it.
+
+    images: (n, h, w, c) float32. seed: two integers; the same seed gives the same warps
+    (stateless random ops), so augmentation is reproducible even when batches are
+    transformed in parallel.
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    n, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    draws = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 5)
+
+    def uniform(i, low, high):
+        return tf.random.stateless_uniform([n], draws[i], low, high)
+
+    return warp(images, affine_matrices(
+        theta=uniform(0, -rotation_degrees, rotation_degrees),
+        tx=uniform(1, -shift, shift) * width, ty=uniform(2, -shift, shift) * height,
+        zx=uniform(3, 1 - zoom, 1 + zoom), zy=uniform(4, 1 - zoom, 1 + zoom),
+        height=height, width=width))
+
+
+def seed_augmentation(config):
+    """The seed's augmentation with the ranges in `config`: a function (images, seed) -> images."""
+    return partial(affine_augment, rotation_degrees=config.rotation_degrees, zoom=config.zoom,
+                   shift=config.shift)
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int,
                  training: bool = False, augmentation=None, seed: int = 42):
     """Batches of (images, labels). Training batches are reshuffled every epoch and,
-    given `augmentation`, transformed; evaluation batches are neither."""
+    given `augmentation` (a function (images, seed) -> images), transformed with fresh
+    random draws every epoch; evaluation batches are neither."""
     import tensorflow as tf
 
     images, labels = tf.constant(images), tf.constant(labels)
@@ -47,6 +96,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int,
         indices = indices.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = indices.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
     if training and augmentation is not None:
-        dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        # One seed pair per batch from a seeded stream that changes every epoch.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda batch, pair: (augmentation(batch[0], pair), batch[1]), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

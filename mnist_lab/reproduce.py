@@ -25,7 +25,7 @@ from pathlib import Path
 from mnist_lab.config import ConfigError, PROFILES, reports_root
 from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.models import STAGES
-from mnist_lab.reports import RUN_FILES, update_readme, write_reports_readme
+from mnist_lab.reports import RUN_FILES, previous_stage, update_readme, write_reports_readme
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
@@ -81,6 +81,10 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
         "profile": profile,
         "profile_settings": PROFILES[profile],
     }
+    before = previous_stage(NOTEBOOKS[name]) if NOTEBOOKS[name] in STAGES else None
+    if before is not None:  # a stage notebook compares itself with the previous stage's results
+        previous_metrics = reports / before / "metrics.json"
+        inputs["previous_stage"] = sha256_files([previous_metrics]) if previous_metrics.is_file() else None
     if NOTEBOOKS[name] == "comparison":  # redone when any stage's results change
         inputs["stages"] = {stage: sha256_files([reports / stage / "metrics.json"])
                             for stage in STAGES if (reports / stage / "metrics.json").is_file()}

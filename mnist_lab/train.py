@@ -23,7 +23,6 @@ import math
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -33,8 +32,8 @@ from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.data import Splits, fetch_mnist, make_splits
 from mnist_lab.io import atomic_path, check_out_dir, environment, read_json, sha256_files, write_json
 from mnist_lab.models import get_stage
-from mnist_lab.reports import RUN_FILES
-from mnist_lab.pipeline import augmentation_layers, make_dataset
+from mnist_lab.pipeline import make_dataset, seed_augmentation
+from mnist_lab.reports import RUN_FILES, Run, load_run
 
 PARTIAL_DIR = ".partial"
 # The modules that decide a run's result. A finished run whose config and these files are
@@ -48,14 +47,12 @@ def training_fingerprint(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps([config.to_dict(), code], sort_keys=True).encode()).hexdigest()
 
 
-def load_finished(config: TrainConfig, out_dir: Path) -> "RunResult | None":
+def load_finished(config: TrainConfig, out_dir: Path) -> Run | None:
     """The finished run in out_dir if it was trained with this config and this training code."""
     if not all((out_dir / name).is_file() for name in RUN_FILES):
         return None
-    metrics = read_json(out_dir / "metrics.json")
-    if metrics.get("training_fingerprint") != training_fingerprint(config):
-        return None
-    return RunResult(out_dir, metrics, read_json(out_dir / "history.json"))
+    run = load_run(out_dir)
+    return run if run.metrics.get("training_fingerprint") == training_fingerprint(config) else None
 
 
 def set_seeds(seed: int) -> None:
@@ -136,8 +133,7 @@ class EpochRecorder(keras.callbacks.Callback):
 def fit(model, splits: Splits, config: TrainConfig, work_dir: Path, *, augment: bool,
         verbose: int | str = "auto", extra_callbacks=()):
     """Train `model` (compiled) with the seed's callbacks; return the per-epoch records."""
-    augmentation = (augmentation_layers(config.rotation_degrees, config.zoom, config.shift, config.seed)
-                    if augment else None)
+    augmentation = seed_augmentation(config) if augment else None
     train_data = make_dataset(splits.x_train, splits.y_train, batch_size=config.batch_size,
                               training=True, augmentation=augmentation, seed=config.seed)
     val_data = make_dataset(splits.x_val, splits.y_val, batch_size=config.batch_size)
@@ -189,15 +185,8 @@ def save_model(model, stage, config: TrainConfig, path: Path) -> None:
         inference.save(tmp)
 
 
-@dataclass(frozen=True)
-class RunResult:
-    out_dir: Path
-    metrics: dict
-    history: list
-
-
 def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: int | str = "auto",
-              extra_callbacks=(), reuse: bool = True) -> RunResult:
+              extra_callbacks=(), reuse: bool = True) -> Run:
     """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run."""
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
@@ -206,14 +195,18 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
         print(f"reusing the finished run in {out_dir} (same config and training code; "
               f"trained {finished.metrics['epochs_run']} epochs in {finished.metrics['training_seconds'] / 60:.1f} min)")
         return finished
+    fingerprint = training_fingerprint(config)  # of the code as it is now, before hours of training
     work_dir = out_dir / PARTIAL_DIR
-    saved_config = work_dir / "config.json"
+    saved_config, saved_fingerprint = work_dir / "config.json", work_dir / "fingerprint.json"
     if saved_config.is_file() and read_json(saved_config) != config.to_dict():
         raise ConfigError(
             f"{work_dir} holds an interrupted run with a different config; rerun with the settings in "
             f"{saved_config} to resume it, or delete {work_dir} to start over"
         )
-    fingerprint = training_fingerprint(config)  # of the code as it is now, before hours of training
+    if work_dir.is_dir() and (not saved_fingerprint.is_file() or read_json(saved_fingerprint) != fingerprint):
+        # Resuming would mix epochs trained by two versions of the code: start over.
+        print(f"the training code changed since the interrupted run in {work_dir}: starting over")
+        shutil.rmtree(work_dir)
     stage = get_stage(config.stage)
     loaded = fetch_mnist(data_path)
     splits = make_splits(loaded.as_keras_tuple(), validation_fraction=config.validation_fraction,
@@ -221,6 +214,7 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
 
     work_dir.mkdir(parents=True, exist_ok=True)
     write_json(saved_config, config.to_dict())
+    write_json(saved_fingerprint, fingerprint)
     set_seeds(config.seed)
     model = compile_model(stage(), config)
 
@@ -255,4 +249,4 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
     save_model(model, stage, config, out_dir / "model.keras")
     write_json(out_dir / "metrics.json", metrics)
     shutil.rmtree(work_dir)
-    return RunResult(out_dir, metrics, history)
+    return load_run(out_dir)

@@ -62,7 +62,7 @@ def train(config: TrainConfig, run_dir: Path):
 
 def learning_curves(result) -> None:
     _show(plots.learning_curves(result.history, f"{result.metrics['stage']}: learning curves"),
-          result.out_dir / FIGURES["learning_curves"])
+          result.path / FIGURES["learning_curves"])
 
 
 def test_metrics(result) -> None:
@@ -79,7 +79,7 @@ def test_metrics(result) -> None:
 
 def confusion_matrix(result) -> None:
     _show(plots.confusion_matrix(result.metrics["confusion_matrix"]),
-          result.out_dir / FIGURES["confusion_matrix"])
+          result.path / FIGURES["confusion_matrix"])
 
 
 def misclassified(result, count: int = 36) -> None:
@@ -88,7 +88,7 @@ def misclassified(result, count: int = 36) -> None:
     _, (x_test, _) = fetch_mnist().as_keras_tuple()
     figure = plots.digit_grid([x_test[i] for i, _, _ in wrong], [f"{t} → {p}" for _, t, p in wrong],
                               title=f"misclassified test digits (first {len(wrong)} by index), true → predicted")
-    _show(figure, result.out_dir / FIGURES["misclassified"])
+    _show(figure, result.path / FIGURES["misclassified"])
 
 
 def compare_with_previous(result, profile: str, reports_dir=None) -> None:
@@ -106,7 +106,7 @@ def compare_with_previous(result, profile: str, reports_dir=None) -> None:
         return
     change = result.metrics["test_accuracy"] - previous.metrics["test_accuracy"]
     errors = (len(previous.metrics["misclassified"]), len(result.metrics["misclassified"]))
-    _markdown(markdown_table([summary_row(previous), summary_row(load_run(result.out_dir))])
+    _markdown(markdown_table([summary_row(previous), summary_row(result)])
               + f"\n\n`{stage}` vs `{before}`: {100 * change:+.2f} points of test accuracy "
               f"({errors[0]} → {errors[1]} test errors).")
 
@@ -146,17 +146,16 @@ def class_balance(overview: dict) -> None:
 
 
 def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) -> None:
-    from mnist_lab.pipeline import augmentation_layers
+    from mnist_lab.pipeline import seed_augmentation
 
-    config = overview["config"]
-    augment = augmentation_layers(config.rotation_degrees, config.zoom, config.shift, config.seed)
+    augment = seed_augmentation(overview["config"])
     originals = overview["splits"].x_train[:digits]
     images, captions = [], []
     for image in originals:
         images.append(image)
         captions.append("original")
         batch = np.repeat(image[None], variants - 1, axis=0)
-        images += list(np.asarray(augment(batch, training=True)))
+        images += list(np.asarray(augment(batch, seed=(overview["config"].seed, len(images)))))
         captions += ["augmented"] * (variants - 1)
     _show(plots.digit_grid(images, captions, columns=variants,
                            title="each row: a training digit, then what the augmentation makes of it"))
