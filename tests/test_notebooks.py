@@ -134,3 +134,15 @@ def test_runner_rejects_unknown_parameters_and_profiles(fake_notebooks, monkeypa
         reproduce.run_notebook("01_dnn", "fast", fake_notebooks, log_output=False)
     with pytest.raises(ConfigError, match="unknown notebook '09_vit'"):
         reproduce.run_notebook("09_vit", "full", fake_notebooks, log_output=False)
+
+
+def test_a_stage_report_is_stale_when_the_previous_stage_has_new_results(tmp_path):
+    reports = tmp_path / "reports"
+    without = reproduce.fingerprint("03_cnn_reg", "full", reports)
+    assert without["previous_stage"] is None
+    (reports / "cnn").mkdir(parents=True)
+    (reports / "cnn" / "metrics.json").write_text('{"test_accuracy": 0.99}')
+    first = reproduce.fingerprint("03_cnn_reg", "full", reports)
+    (reports / "cnn" / "metrics.json").write_text('{"test_accuracy": 0.98}')
+    assert len({str(without), str(first), str(reproduce.fingerprint("03_cnn_reg", "full", reports))}) == 3
+    assert "previous_stage" not in reproduce.fingerprint("01_dnn", "full", reports)  # the first stage has none

@@ -89,6 +89,21 @@ def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path):
     assert not (out / PARTIAL_DIR).exists()
 
 
+def test_interrupted_run_from_older_training_code_starts_over(tmp_path, capsys, monkeypatch):
+    import mnist_lab.train as train_module
+
+    config = TrainConfig(epochs=2, **QUICK)
+    out = tmp_path / "run"
+    with pytest.raises(Interrupt):
+        run_stage(config, out, verbose=0, extra_callbacks=[InterruptAt(1)])
+    monkeypatch.setattr(train_module, "training_fingerprint", lambda config: "changed code")
+    capsys.readouterr()
+    result = run_stage(config, out, verbose=0)
+    assert "training code changed since the interrupted run" in capsys.readouterr().out
+    assert result.metrics["resumed_from_epoch"] is None  # both epochs trained by the new code
+    assert result.metrics["training_fingerprint"] == "changed code" and len(result.history) == 2
+
+
 def test_interrupted_rerun_keeps_the_finished_results(tmp_path):
     out = tmp_path / "run"
     run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
