@@ -17,8 +17,8 @@ from mnist_lab.config import TrainConfig, resolve_config, reports_root
 from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.io import project_relative
 from mnist_lab.models import STAGES
-from mnist_lab.reports import (COMPARISON_FIGURES, FIGURES, finished_runs, load_run, markdown_table, previous_stage,
-                               results_markdown, summary_row)
+from mnist_lab.reports import (COMPARISON_FIGURES, FIGURES, accuracy_change, finished_runs, load_run, markdown_table,
+                               previous_stage, results_markdown, summary_row)
 
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
@@ -104,11 +104,8 @@ def compare_with_previous(result, profile: str, reports_dir=None) -> None:
         _markdown(f"The previous stage, `{before}`, has no report in {project_relative(root)}/ yet: "
                   f"run its notebook (or `make reproduce`) to compare.")
         return
-    change = result.metrics["test_accuracy"] - previous.metrics["test_accuracy"]
-    errors = (len(previous.metrics["misclassified"]), len(result.metrics["misclassified"]))
     _markdown(markdown_table([summary_row(previous), summary_row(result)])
-              + f"\n\n`{stage}` vs `{before}`: {100 * change:+.2f} points of test accuracy "
-              f"({errors[0]} → {errors[1]} test errors).")
+              + f"\n\nTest accuracy, `{before}` → `{stage}`: {accuracy_change(previous, result)}.")
 
 
 # --- 00_data
