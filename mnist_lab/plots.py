@@ -29,10 +29,11 @@ def learning_curves(history: list[dict], title: str = ""):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     best = min(history, key=lambda r: r["val_loss"])
-    loss_ax.axvline(best["epoch"], color="green", alpha=0.3, linewidth=6, label="best val_loss")
+    loss_ax.axvline(best["epoch"], color="green", alpha=0.3, linewidth=6, label="best val_loss (weights kept)")
+    loss_ax.legend(fontsize=8)
+    acc_ax.legend(fontsize=8)
     figure.suptitle(title or "learning curves")
     figure.tight_layout()
     return figure
@@ -89,15 +90,21 @@ def class_balance(label_sets: dict[str, np.ndarray]):
     return figure
 
 
-def accuracy_by_stage(rows: list[dict]):
+def accuracy_by_stage(rows: list[dict], reference: tuple[float, str] | None = None):
+    """Test accuracy per stage with its 95% interval; `reference` (accuracy, label) draws a line."""
     figure, ax = plt.subplots(figsize=(7, 3.4))
     names = [r["stage"] for r in rows]
-    accuracies = [100 * r["test_accuracy"] for r in rows]
-    bars = ax.bar(names, accuracies, color="steelblue")
-    ax.bar_label(bars, [f"{a:.2f}%" for a in accuracies], fontsize=8)
+    accuracies = np.array([100 * r["test_accuracy"] for r in rows])
+    # Error bars: how far the accuracy could move on another 10,000 digits (Wilson interval).
+    errors = [accuracies - [100 * r["accuracy_low"] for r in rows], [100 * r["accuracy_high"] for r in rows] - accuracies]
+    bars = ax.bar(names, accuracies, color="steelblue", yerr=errors, capsize=4, ecolor="dimgrey")
+    ax.bar_label(bars, [f"{a:.2f}%" for a in accuracies], fontsize=8, padding=2, label_type="center", color="white")
+    if reference is not None:
+        ax.axhline(100 * reference[0], color="darkorange", linestyle="--", linewidth=1, label=reference[1])
+        ax.legend(fontsize=8, loc="upper left")
     ax.set_ylim(min(accuracies) - 0.5, 100)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("test accuracy per stage (10,000 test images)")
+    ax.set_title("test accuracy per stage (10,000 test images, 95% intervals)")
     figure.tight_layout()
     return figure
 

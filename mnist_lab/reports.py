@@ -70,14 +70,18 @@ def previous_stage(name: str) -> str | None:
 
 def summary_row(run: Run) -> dict:
     m = run.metrics
+    low, high = accuracy_interval(m)
     return {
         "stage": run.stage,
         "test_accuracy": m["test_accuracy"],
+        "accuracy_low": low,
+        "accuracy_high": high,
         "test_loss": m["test_loss"],
         "parameters": m["parameters"],
         "epochs_run": m["epochs_run"],
         "best_epoch": m["best_epoch"],
         "training_minutes": m["training_seconds"] / 60,
+        "images_per_second": m["images_per_second"],
         "train_images": m["data"]["train"],
         "device": m["environment"].get("device", "?"),
         "backend": _backend(m["environment"]),
@@ -91,11 +95,12 @@ def _backend(environment: dict) -> str:
 
 def markdown_table(rows: list[dict], link_prefix: str | None = None) -> str:
     """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/'."""
-    header = ("| stage | test accuracy | test loss | parameters | epochs (best) | training time "
+    # Training speed beside the time: stages trained in different sessions may have had faster or slower machines.
+    header = ("| stage | test accuracy | test loss | parameters | epochs (best) | training time (images/s) "
               "| training images | hardware | backend |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     lines = [
         f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% | {r['test_loss']:.4f} | "
-        f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | {r['training_minutes']:.1f} min | "
+        f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | {r['training_minutes']:.1f} min ({r['images_per_second']:,.0f}) | "
         f"{r['train_images']:,} | {r['device']} | {r['backend']} |"
         for r in rows
     ]
@@ -106,12 +111,36 @@ def _stage_cell(stage: str, link_prefix: str | None) -> str:
     return f"`{stage}`" if link_prefix is None else f"[`{stage}`]({link_prefix}{stage}/)"
 
 
+def changed_errors(before: Run, after: Run) -> tuple[int, int]:
+    """(fixed, new): test digits that `before` got wrong and `after` right, and the reverse."""
+    wrong_before = {index for index, _, _ in before.metrics["misclassified"]}
+    wrong_after = {index for index, _, _ in after.metrics["misclassified"]}
+    return len(wrong_before - wrong_after), len(wrong_after - wrong_before)
+
+
+def mcnemar_p(fixed: int, new: int) -> float:
+    """Exact McNemar test: how likely a split at least this uneven is if neither model is better.
+
+    Both models answer the same 10,000 test digits, so only the digits on which they
+    disagree carry evidence; under 'no difference' each of those is a fair coin.
+    """
+    from scipy.stats import binomtest
+
+    return binomtest(fixed, fixed + new, 0.5).pvalue if fixed + new else 1.0
+
+
+def _p_value(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def accuracy_change(before: Run, after: Run) -> str:
-    """'98.56% → 99.46%, +0.90 points (144 → 54 test errors)': test accuracy from one run to the next."""
+    """'98.56% → 99.46%, +0.90 points (144 → 54 test errors: 110 fixed, 20 new; McNemar p < 0.001)'."""
     old, new = before.metrics, after.metrics
+    fixed, broken = changed_errors(before, after)
     return (f"{100 * old['test_accuracy']:.2f}% → {100 * new['test_accuracy']:.2f}%, "
             f"{100 * (new['test_accuracy'] - old['test_accuracy']):+.2f} points "
-            f"({len(old['misclassified'])} → {len(new['misclassified'])} test errors)")
+            f"({len(old['misclassified'])} → {len(new['misclassified'])} test errors: {fixed} fixed, "
+            f"{broken} new; McNemar {_p_value(mcnemar_p(fixed, broken))})")
 
 
 def accuracy_changes(runs: dict[str, Run]) -> list[str]:
@@ -123,10 +152,22 @@ def accuracy_changes(runs: dict[str, Run]) -> list[str]:
             continue
         lines.append(f"- `{name}` ({STAGES[name].summary}): {accuracy_change(before, run)}")
     if "cnn_bn" in runs:
+        metrics = runs["cnn_bn"].metrics
+        low, high = accuracy_interval(metrics)
         lines.append(f"- The seed's model (`cnn_bn`) trained as the seed's code trained it, without augmentation: "
-                     f"{100 * runs['cnn_bn'].metrics['test_accuracy']:.2f}%; the seed notebook reported "
-                     f"{100 * SEED_REPORTED_ACCURACY:.2f}%.")
+                     f"{100 * metrics['test_accuracy']:.2f}% (95% interval {100 * low:.2f}-{100 * high:.2f}%); "
+                     f"the seed notebook reported {100 * SEED_REPORTED_ACCURACY:.2f}%.")
     return lines
+
+
+def accuracy_interval(metrics: dict, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson interval of a test accuracy: the test set is a sample of 10,000 digits, not every digit."""
+    from scipy.stats import binomtest
+
+    total = sum(map(sum, metrics["confusion_matrix"]))
+    correct = total - len(metrics["misclassified"])
+    interval = binomtest(correct, total).proportion_ci(confidence, method="wilson")
+    return interval.low, interval.high
 
 
 def results_markdown(runs: dict[str, Run], link_prefix: str) -> list[str]:
@@ -139,7 +180,10 @@ def results_markdown(runs: dict[str, Run], link_prefix: str) -> list[str]:
         parts += [f"Not run yet: {', '.join(missing)}.", ""]
     changes = accuracy_changes(runs)
     if changes:
-        parts += ["Test accuracy gained by each step (on the canonical 10,000 test images):", "", *changes, ""]
+        parts += ["Test accuracy gained by each step, on the canonical 10,000 test images. *Fixed* and *new* "
+                  "count the digits that only the earlier or only the later model gets wrong; McNemar's exact test "
+                  "gives the chance of a split at least that uneven between two equally good models.",
+                  "", *changes, ""]
     return parts
 
 

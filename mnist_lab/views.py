@@ -17,8 +17,8 @@ from mnist_lab.config import TrainConfig, resolve_config, reports_root
 from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.io import project_relative
 from mnist_lab.models import STAGES
-from mnist_lab.reports import (COMPARISON_FIGURES, FIGURES, accuracy_change, finished_runs, load_run, markdown_table,
-                               previous_stage, results_markdown, summary_row)
+from mnist_lab.reports import (COMPARISON_FIGURES, FIGURES, SEED_REPORTED_ACCURACY, accuracy_change, accuracy_interval,
+                               finished_runs, load_run, markdown_table, previous_stage, results_markdown, summary_row)
 
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
@@ -68,8 +68,10 @@ def learning_curves(result) -> None:
 def test_metrics(result) -> None:
     m = result.metrics
     per_class = " · ".join(f"{d}: {100 * a:.2f}%" for d, a in m["per_class_accuracy"].items())
+    low, high = accuracy_interval(m)
     _markdown(
-        f"**Test accuracy {100 * m['test_accuracy']:.2f}%**, test loss {m['test_loss']:.4f} "
+        f"**Test accuracy {100 * m['test_accuracy']:.2f}%** (95% interval {100 * low:.2f}-{100 * high:.2f}%: "
+        f"the test set is one sample of digits), test loss {m['test_loss']:.4f} "
         f"({len(m['misclassified'])} of {m['data']['test']:,} test digits wrong). "
         f"{m['epochs_run']} epochs, best val_loss at epoch {m['best_epoch']}; "
         f"{m['training_seconds'] / 60:.1f} min of training at {m['images_per_second']:.0f} images/s "
@@ -170,7 +172,8 @@ def comparison(profile: str, reports_dir=None) -> dict:
     # reports/comparison/, where this notebook is saved.
     _markdown("\n".join(results_markdown(runs, link_prefix="../")))
     (root / "comparison").mkdir(parents=True, exist_ok=True)
-    _show(plots.accuracy_by_stage([summary_row(run) for run in runs.values()]),
+    _show(plots.accuracy_by_stage([summary_row(run) for run in runs.values()],
+                                  reference=(SEED_REPORTED_ACCURACY, "the seed notebook's reported accuracy")),
           root / COMPARISON_FIGURES["accuracy_by_stage"])
     _show(plots.validation_curves({name: run.history for name, run in runs.items()}),
           root / COMPARISON_FIGURES["validation_curves"])

@@ -2,6 +2,7 @@
 README shows them) and the functions that write the reports' tables."""
 
 import json
+import math
 
 import keras
 import numpy as np
@@ -10,8 +11,8 @@ import pytest
 from mnist_lab.config import reports_root
 from mnist_lab.data import fetch_mnist
 from mnist_lab.io import PROJECT_ROOT, write_json
-from mnist_lab.reports import (README_BEGIN, README_END, accuracy_changes, finished_runs, readme_results,
-                               update_readme)
+from mnist_lab.reports import (README_BEGIN, README_END, accuracy_changes, changed_errors, finished_runs,
+                               mcnemar_p, readme_results, update_readme)
 from mnist_lab.models import STAGES
 
 REPORTS = reports_root("full")
@@ -47,14 +48,19 @@ def test_readme_results_are_the_committed_reports():
 # --- the report writers, on made-up runs
 
 
-def _fake_run(reports, stage, accuracy, errors):
+def _fake_run(reports, stage, accuracy, errors, wrong=None):
+    """A finished run that got the test digits `wrong` (default: the first `errors`) wrong, as 7 → 1."""
+    wrong = list(range(errors)) if wrong is None else wrong
+    matrix = np.diag([1000] * 10)
+    matrix[7, 7], matrix[7, 1] = 1000 - len(wrong), len(wrong)
     run = reports / stage
     run.mkdir(parents=True)
     write_json(run / "config.json", {"stage": stage})
     write_json(run / "history.json", [])
     write_json(run / "metrics.json", {
         "test_accuracy": accuracy, "test_loss": 0.05, "parameters": 10, "epochs_run": 3, "best_epoch": 2,
-        "training_seconds": 60.0, "data": {"train": 54000}, "misclassified": list(range(errors)),
+        "training_seconds": 60.0, "images_per_second": 150.0, "data": {"train": 54000}, "misclassified": [[i, 7, 1] for i in wrong],
+        "confusion_matrix": matrix.tolist(),
         "environment": {"device": "CPU (2 cores)", "backend": "jax", "jax": "0.7.0"}})
 
 
@@ -69,8 +75,8 @@ def test_update_readme_rewrites_only_its_section(tmp_path):
     text = readme.read_text()
     assert text.startswith(f"# intro\n\n{README_BEGIN}\n") and text.endswith(f"{README_END}\n\n## after\n")
     assert "stale numbers" not in text
-    assert "| [`cnn`](reports/cnn/) | 99.00% | 0.0500 | 10 | 3 (2) | 1.0 min | 54,000 | CPU (2 cores) | jax 0.7.0 |" in text
-    assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors)" in text
+    assert "| [`cnn`](reports/cnn/) | 99.00% | 0.0500 | 10 | 3 (2) | 1.0 min (150) | 54,000 | CPU (2 cores) | jax 0.7.0 |" in text
+    assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors: 100 fixed, 0 new; McNemar p < 0.001)" in text
     assert "Not run yet: cnn_reg, cnn_bn, cnn_bn_aug." in text
     update_readme(readme, reports)
     assert readme.read_text() == text  # idempotent
@@ -89,5 +95,25 @@ def test_the_seed_model_is_compared_with_what_the_seed_reported(tmp_path):
     _fake_run(tmp_path, "cnn_bn", 0.9950, 50)
     lines = accuracy_changes(finished_runs(tmp_path))
     assert lines[0].startswith("- `cnn_bn` (cnn_reg + BatchNorm")
-    assert "+0.20 points (70 → 50 test errors)" in lines[0]
-    assert lines[1].endswith("99.50%; the seed notebook reported 99.45%.")
+    assert "+0.20 points (70 → 50 test errors: 20 fixed, 0 new; McNemar p < 0.001)" in lines[0]
+    # Wilson interval of 9,950 right out of 10,000: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    n, p, z = 10_000, 0.995, 1.959964
+    centre, spread = p + z**2 / (2 * n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    low, high = (centre - spread) / (1 + z**2 / n), (centre + spread) / (1 + z**2 / n)
+    assert lines[1].endswith(f"99.50% (95% interval {100 * low:.2f}-{100 * high:.2f}%); "
+                             "the seed notebook reported 99.45%.")
+    assert f"{100 * low:.2f}-{100 * high:.2f}" == "99.34-99.62"
+
+
+def test_mcnemar_counts_only_the_digits_the_two_models_disagree_on(tmp_path):
+    # 20 digits both get wrong, 10 only the first gets wrong, 3 only the second.
+    both, first_only, second_only = list(range(20)), list(range(100, 110)), list(range(200, 203))
+    _fake_run(tmp_path, "cnn", 0.9970, 30, wrong=both + first_only)
+    _fake_run(tmp_path, "cnn_reg", 0.9977, 23, wrong=both + second_only)
+    runs = finished_runs(tmp_path)
+    assert changed_errors(runs["cnn"], runs["cnn_reg"]) == (10, 3)
+    # Two-sided exact binomial test of 10 heads in 13 fair tosses: 2 * P(X >= 10).
+    expected = 2 * sum(math.comb(13, k) for k in range(10, 14)) / 2**13
+    assert mcnemar_p(10, 3) == pytest.approx(expected)
+    assert f"(30 → 23 test errors: 10 fixed, 3 new; McNemar p = {expected:.3f})" in accuracy_changes(runs)[0]
+    assert mcnemar_p(0, 0) == 1.0  # identical errors: no evidence either way
