@@ -31,7 +31,7 @@ from tensorflow.keras.preprocessing.image import ImageDataGenerator  # noqa: E40
 
 from mnist_lab.config import TrainConfig  # noqa: E402
 from mnist_lab.data import fetch_mnist, make_splits  # noqa: E402
-from mnist_lab.io import environment  # noqa: E402
+from mnist_lab.provenance import environment  # noqa: E402
 from mnist_lab.models import STAGES  # noqa: E402
 from mnist_lab.pipeline import make_dataset, seed_augmentation  # noqa: E402
 from mnist_lab.train import compile_model, set_seeds  # noqa: E402

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
-from mnist_lab.config import PROFILES, ConfigError, TrainConfig
-from mnist_lab.io import check_out_dir
-from mnist_lab.models import STAGES
+from mnist_lab.config import ConfigError, TrainConfig
+from mnist_lab.models import STAGES, get_stage
+from mnist_lab.profiles import PROFILES
+from mnist_lab.run_dir import check_writable
 
 
 def cmd_stages(args) -> int:
@@ -36,13 +38,11 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     overrides = {key: getattr(args, key) for key in ("epochs", "subset", "seed", "batch_size")
                  if getattr(args, key) is not None}
-    try:
-        config = TrainConfig(stage=args.stage, **overrides)
-        out_dir = Path(args.out or Path("runs") / config.stage)
-        check_out_dir(out_dir)
-    except ConfigError as err:
-        print(f"mnist-lab train: error: {err}", file=sys.stderr)  # one line, before any data is loaded
-        return 2
+    config = TrainConfig(stage=args.stage, **overrides)
+    get_stage(config.stage)
+    out_dir = Path(args.out or Path("runs") / config.stage)
+    check_writable(out_dir)  # every argument checked before TensorFlow is imported or data is loaded
+    args.resume_hint = f"finished epochs are kept in {out_dir}/.partial; run the same command again to resume"
 
     from mnist_lab.train import run_stage  # imports TensorFlow: only once the arguments are good
 
@@ -52,23 +52,20 @@ def cmd_train(args) -> int:
     print(f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
           f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "
           f"{metrics['training_seconds'] / 60:.1f} min, {metrics['images_per_second']:.0f} images/s")
-    print(f"results: {out_dir}/ (config.json, history.json, model.keras, metrics.json)")
+    print(f"results: {out_dir}/ (config.json, history.json, metrics.json, test_probabilities.npz, model.keras)")
     return 0
 
 
 def cmd_notebook(args) -> int:
-    from mnist_lab.reproduce import NotebookFailed, run_notebook
+    from mnist_lab.runner import run_notebook
 
-    try:
-        run_notebook(args.name, args.profile, force=args.force)
-    except (ConfigError, NotebookFailed) as err:
-        print(f"mnist-lab notebook: error: {err}", file=sys.stderr)
-        return 2 if isinstance(err, ConfigError) else 1  # 2: bad arguments, 1: the notebook failed
+    args.resume_hint = "the previous report is untouched; run the same command again to resume training"
+    run_notebook(args.name, args.profile, force=args.force)
     return 0
 
 
 def cmd_nbval_refresh(args) -> int:
-    from mnist_lab.reproduce import refresh_nbval
+    from mnist_lab.runner import refresh_nbval
 
     for path in refresh_nbval(args.names or None):
         print(f"wrote {path}")
@@ -106,15 +103,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends a run the way Ctrl-C does: cleanly, resumable
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from mnist_lab.data import MnistDataError
+    from mnist_lab.runner import NotebookFailed
 
+    command = f"mnist-lab {args.command}"
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.handler(args)
-    except MnistDataError as err:
-        print(f"mnist-lab: error: {err}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        hint = getattr(args, "resume_hint", "nothing half-written was kept")
+        print(f"\n{command}: interrupted; {hint}", file=sys.stderr)
+        return 130
+    except (ConfigError, MnistDataError, NotebookFailed) as err:
+        # Errors raised on purpose say what was wrong and what to do: one line, exit 2.
+        message = "; ".join(line.strip(" -") for line in str(err).splitlines() if line.strip())
+        print(f"{command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,23 +1,19 @@
-"""Every default in one place: the seed notebook's training protocol.
+"""Every default of the training protocol in one place: the seed notebook's protocol.
 
 A run saves its resolved `TrainConfig` as config.json beside its results, and
-`TrainConfig.from_dict` reads one back (unknown keys are an error, not ignored).
+`TrainConfig.from_dict` reads one back (unknown keys are an error, not ignored; a key
+missing from an older config.json takes its default, so a new field's default must
+reproduce what runs did before it existed). This module imports nothing of the package.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from numbers import Real
 
 MNIST_TRAIN_SIZE = 60_000
-
-# Run profiles for the notebooks and `make reproduce`: overrides of TrainConfig's defaults,
-# and the folder each profile's reports go to. This is the only place they are set.
-PROFILES: dict[str, dict] = {
-    "full": {},  # the seed's protocol, unchanged
-    "quick": {"epochs": 2, "subset": 2000},  # the whole pipeline in a few minutes on 2 CPU cores
-}
-REPORT_DIRS = {"full": "reports", "quick": "reports-quick"}
+MAX_SEED = 2**32 - 1  # Keras and NumPy accept seeds in [0, 2**32 - 1]
 
 
 class ConfigError(ValueError):
@@ -26,7 +22,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    stage: str = "cnn_bn"
+    stage: str = "cnn_bn"  # a name in mnist_lab.models.STAGES (checked there)
     # Optimisation: Adam at Keras' default rate, categorical cross-entropy on one-hot labels.
     learning_rate: float = 1e-3
     batch_size: int = 64
@@ -34,7 +30,7 @@ class TrainConfig:
     # The seed's split: train_test_split(test_size=0.1, random_state=42) -> 54,000 / 6,000.
     validation_fraction: float = 0.1
     split_seed: int = 42
-    # Seeds Python, NumPy, TensorFlow/Keras and the augmentation layers.
+    # Seeds initialisation, shuffling, dropout and augmentation (not the split).
     seed: int = 42
     # A stratified sample of this many training images before the split (None: all 60,000).
     subset: int | None = None
@@ -51,15 +47,16 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        from mnist_lab.models import STAGES  # the registry is the one list of stage names
-
-        if self.stage not in STAGES:
-            raise ConfigError(f"unknown stage {self.stage!r}; valid stages: {', '.join(STAGES)}")
-        positive_ints = ("batch_size", "epochs", "lr_patience", "early_stopping_patience")
-        for name in positive_ints:
+        if not isinstance(self.stage, str) or not self.stage:
+            raise ConfigError(f"stage must be a stage name, got {self.stage!r}")
+        for name in ("batch_size", "epochs", "lr_patience", "early_stopping_patience"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("seed", "split_seed"):
+            _check_int(name, getattr(self, name), 0, MAX_SEED)
+        for name in ("learning_rate", "validation_fraction", "lr_factor", "rotation_degrees", "zoom", "shift"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
         if not 0.0 < self.learning_rate:
@@ -68,12 +65,8 @@ class TrainConfig:
             raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
         if self.subset is not None:
             # 100 keeps at least 10 validation images and every class in the sample.
-            if isinstance(self.subset, bool) or not isinstance(self.subset, int) \
-                    or not 100 <= self.subset <= MNIST_TRAIN_SIZE:
-                raise ConfigError(
-                    f"subset must be an integer between 100 and {MNIST_TRAIN_SIZE:,} "
-                    f"(the MNIST training images), got {self.subset!r}"
-                )
+            _check_int("subset", self.subset, 100, MNIST_TRAIN_SIZE,
+                       what="the number of training images to sample (None: all)")
         for name in ("rotation_degrees", "zoom", "shift"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -93,17 +86,7 @@ class TrainConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
 
-def resolve_config(stage: str, profile: str = "full", **overrides) -> TrainConfig:
-    """The profile's settings for `stage`, then any explicit overrides (None means 'not given')."""
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    given = {key: value for key, value in overrides.items() if value is not None}
-    return TrainConfig.from_dict({**TrainConfig().to_dict(), **PROFILES[profile], **given, "stage": stage})
-
-
-def reports_root(profile: str):
-    from mnist_lab.io import PROJECT_ROOT
-
-    if profile not in REPORT_DIRS:
-        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(REPORT_DIRS)}")
-    return PROJECT_ROOT / REPORT_DIRS[profile]
+def _check_int(name: str, value, low: int, high: int | None = None, what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"between {low:,} and {high:,}" if high is not None else f">= {low}"
+        raise ConfigError(f"{name} must be an integer {bound}{f' ({what})' if what else ''}, got {value!r}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from mnist_lab.config import ConfigError
 from mnist_lab.data import IMAGE_SHAPE, NUM_CLASSES
 
 
@@ -119,5 +120,5 @@ STAGES: dict[str, Stage] = {
 def get_stage(name: str) -> Stage:
     try:
         return STAGES[name]
-    except KeyError:
-        raise KeyError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}") from None
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}") from None

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from mnist_lab.io import atomic_path
+from mnist_lab.files import atomic_path
 
 
 def save_figure(figure, path) -> None:

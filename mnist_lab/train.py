@@ -1,18 +1,13 @@
-"""Training and evaluation: plain functions that take what they need.
+"""Training: plain functions that take what they need.
 
 `run_stage(config, out_dir)` is the whole job: load verified data, split as the seed
 did, build the stage's model, fit it with the seed's callbacks, evaluate on the
-canonical test set and write the run directory:
+canonical test set and write the run directory (see mnist_lab.run_dir).
 
-    out_dir/config.json    the resolved TrainConfig
-    out_dir/history.json   one record per epoch: loss, accuracy, val_loss, val_accuracy,
-                           learning_rate, seconds
-    out_dir/model.keras    the trained model (best val_loss weights, no optimizer state)
-    out_dir/metrics.json   test metrics, confusion matrix, timings, data source, environment
-
-Every file is replaced whole (write to a temporary file, then rename). Until a run
-finishes, its state lives in out_dir/.partial/; an interrupted run resumes from its
-last finished epoch there, and an older finished run in out_dir stays intact.
+Every file is replaced whole, metrics.json last. Until a run finishes, its state lives
+in out_dir/.partial/checkpoint.npz, written whole after every epoch; an interrupted run
+resumes from there exactly as if it had never stopped, and an older finished run in
+out_dir stays intact until the new one is complete.
 """
 
 from __future__ import annotations
@@ -30,33 +25,40 @@ import numpy as np
 
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.data import Splits, fetch_mnist, make_splits
-from mnist_lab.io import atomic_path, check_out_dir, environment, read_json, sha256_files, write_json
+from mnist_lab.evaluate import evaluate, predict
+from mnist_lab.files import atomic_path, write_json
 from mnist_lab.models import get_stage
 from mnist_lab.pipeline import make_dataset, seed_augmentation
-from mnist_lab.reports import RUN_FILES, Run, load_run
+from mnist_lab.provenance import environment
+from mnist_lab.run_dir import (MODEL, PARTIAL_DIR, PROBABILITIES, REQUIRED_FILES, FolderLock, Run, check_writable,
+                               load_run, write_probabilities)
 
-PARTIAL_DIR = ".partial"
-# The modules that decide a run's result. A finished run whose config and these files are
-# unchanged is reused instead of retrained (plots, notebooks and reports do not count).
-TRAINING_SOURCES = ("config.py", "data.py", "models.py", "pipeline.py", "train.py")
+# What training computes, as a number: bump it when a change alters any run's results
+# (tests/test_golden.py fails until you do, or undo the change). Bumping retrains every stage.
+TRAINING_VERSION = 1
+CHECKPOINT = "checkpoint.npz"
+ITERATORS_PER_EPOCH = 2  # see fit()
 
 
 def training_fingerprint(config: TrainConfig) -> str:
-    package = Path(__file__).parent
-    code = sha256_files(package / name for name in TRAINING_SOURCES)
-    return hashlib.sha256(json.dumps([config.to_dict(), code], sort_keys=True).encode()).hexdigest()
+    """The config and the training version: equal fingerprints, equal results (on one machine)."""
+    return hashlib.sha256(json.dumps([config.to_dict(), TRAINING_VERSION], sort_keys=True).encode()).hexdigest()
 
 
 def load_finished(config: TrainConfig, out_dir: Path) -> Run | None:
-    """The finished run in out_dir if it was trained with this config and this training code."""
-    if not all((out_dir / name).is_file() for name in RUN_FILES):
+    """The finished run in out_dir if it was trained with this config and this training version."""
+    if not all((out_dir / name).is_file() for name in REQUIRED_FILES):
         return None
     run = load_run(out_dir)
-    return run if run.metrics.get("training_fingerprint") == training_fingerprint(config) else None
+    try:
+        same_config = TrainConfig.from_dict(run.config) == config  # fields added since take their defaults
+    except ConfigError:
+        return None
+    return run if same_config and run.metrics.get("training_version") == TRAINING_VERSION else None
 
 
 def set_seeds(seed: int) -> None:
-    keras.utils.set_random_seed(seed)  # Python's random, NumPy and the backend (TensorFlow)
+    keras.utils.set_random_seed(seed)  # Python's random, NumPy and the backend
 
 
 def compile_model(model, config: TrainConfig):
@@ -68,71 +70,103 @@ def compile_model(model, config: TrainConfig):
     return model
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Writes history.json after every epoch and makes a resumed run continue where it stopped.
+class Checkpoint(keras.callbacks.Callback):
+    """Records each epoch and saves everything a resumed run needs, in one file, after every epoch.
 
-    BackupAndRestore restores the weights, the optimizer (Adam's moments, the learning
-    rate) and the epoch counter, but not the state of EarlyStopping and
-    ReduceLROnPlateau; this callback rebuilds that state from the recorded history and
-    the best weights it keeps on disk, so a resumed run makes the decisions an
-    uninterrupted one would have made.
+    The file holds the model's variables (with the dropout layers' random-generator state),
+    the optimizer's (Adam's moments, step and learning rate), the state of EarlyStopping and
+    ReduceLROnPlateau, and the history. It must come after those two callbacks: it restores
+    them after their on_train_begin has reset them, and saves them after they have seen the epoch.
     """
 
-    def __init__(self, work_dir: Path, early_stopping, reduce_lr):
+    def __init__(self, path: Path, identity: dict, early_stopping, reduce_lr):
         super().__init__()
-        self.history_path = work_dir / "history.json"
-        self.best_path = work_dir / "best_weights.npz"
-        self.early_stopping = early_stopping
-        self.reduce_lr = reduce_lr
-        self.records = read_json(self.history_path) if self.history_path.is_file() else []
-        self.resumed_from = None
-        self._first_epoch = True
+        self.path, self.identity = path, identity
+        self.early_stopping, self.reduce_lr = early_stopping, reduce_lr
+        self.records: list[dict] = []
+        self.resumed_from: int | None = None
+        self.saved: dict | None = None
         self._started = 0.0
 
+    # --- saving and reading the file
+
+    def load(self) -> int:
+        """Read the checkpoint if there is one; return the number of finished epochs in it."""
+        if not self.path.is_file():
+            return 0
+        with np.load(self.path) as saved:
+            self.saved = {key: saved[key] for key in saved.files}
+        state = json.loads(str(self.saved["state"]))
+        self.records = state["history"]
+        self.resumed_from = len(self.records)
+        return self.resumed_from
+
+    def finished(self) -> bool:
+        """The checkpointed run had already ended (EarlyStopping fired, or the last epoch ran)."""
+        return self.saved is not None and json.loads(str(self.saved["state"]))["finished"]
+
+    def _arrays(self, prefix: str) -> list:
+        count = sum(1 for key in self.saved if key.startswith(prefix))
+        return [self.saved[f"{prefix}{i}"] for i in range(count)]
+
+    def restore(self) -> None:
+        model = self.model
+        state = json.loads(str(self.saved["state"]))
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        for variable, value in zip(model.variables, self._arrays("model_"), strict=True):
+            variable.assign(value)
+        for variable, value in zip(model.optimizer.variables, self._arrays("optimizer_"), strict=True):
+            variable.assign(value)
+        stopper, plateau = self.early_stopping, self.reduce_lr
+        stopper.wait, stopper.best, stopper.best_epoch = state["early_stopping"]
+        stopper.best_weights = self._arrays("best_") or None
+        plateau.wait, plateau.best, plateau.cooldown_counter = state["reduce_lr"]
+
+    def save(self, finished: bool) -> None:
+        stopper, plateau = self.early_stopping, self.reduce_lr
+        state = {
+            **self.identity,
+            "history": self.records,
+            "finished": finished,
+            "early_stopping": [stopper.wait, _number(stopper.best), stopper.best_epoch],
+            "reduce_lr": [plateau.wait, _number(plateau.best), plateau.cooldown_counter],
+        }
+        arrays = {"state": np.array(json.dumps(state))}
+        arrays.update({f"model_{i}": np.asarray(v) for i, v in enumerate(self.model.variables)})
+        arrays.update({f"optimizer_{i}": np.asarray(v) for i, v in enumerate(self.model.optimizer.variables)})
+        arrays.update({f"best_{i}": w for i, w in enumerate(stopper.best_weights or [])})
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    # --- the callback
+
+    def on_train_begin(self, logs=None):
+        if self.saved is not None:
+            self.restore()
+
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch:
-            self._first_epoch = False
-            self.records = self.records[:epoch]  # epochs after the restored backup are redone
-            if epoch > 0:
-                self.resumed_from = epoch
-                self._restore_callback_state()
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         record.setdefault("learning_rate", float(np.asarray(self.model.optimizer.learning_rate)))
         record["seconds"] = time.perf_counter() - self._started
-        earlier = self.records[:epoch]
-        self.records = earlier + [record]
-        # A strict improvement, as EarlyStopping counts one: a tie keeps the earlier epoch.
-        if record["val_loss"] < min((r["val_loss"] for r in earlier), default=math.inf):
-            with atomic_path(self.best_path) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, *self.model.get_weights())
-        write_json(self.history_path, self.records)
+        self.records = self.records[:epoch] + [record]
+        self.save(finished=bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"])
 
-    def _restore_callback_state(self):
-        losses = [r["val_loss"] for r in self.records]
-        best_epoch = int(np.argmin(losses))
-        stopper = self.early_stopping
-        stopper.best, stopper.best_epoch = losses[best_epoch], best_epoch
-        stopper.wait = len(losses) - 1 - best_epoch
-        with np.load(self.best_path) as saved:
-            stopper.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        # Replay ReduceLROnPlateau's bookkeeping (cooldown 0) over the recorded losses.
-        plateau = self.reduce_lr
-        plateau.best, plateau.wait = math.inf, 0
-        for loss in losses:
-            if loss < plateau.best - plateau.min_delta:
-                plateau.best, plateau.wait = loss, 0
-            else:
-                plateau.wait += 1
-                if plateau.wait >= plateau.patience:
-                    plateau.wait = 0  # the rate was cut then; the restored optimizer holds it
+
+def _number(value):
+    """A callback's 'best' as JSON can hold it (None before the first epoch)."""
+    return None if value is None else float(value)
 
 
 def fit(model, splits: Splits, config: TrainConfig, work_dir: Path, *, augment: bool,
         verbose: int | str = "auto", extra_callbacks=()):
-    """Train `model` (compiled) with the seed's callbacks; return the per-epoch records."""
+    """Train `model` (compiled) with the seed's callbacks, resuming from work_dir's checkpoint.
+
+    Returns the per-epoch records and the epoch it resumed from (None: trained from the start).
+    """
     augmentation = seed_augmentation(config) if augment else None
     train_data = make_dataset(splits.x_train, splits.y_train, batch_size=config.batch_size,
                               training=True, augmentation=augmentation, seed=config.seed)
@@ -143,38 +177,26 @@ def fit(model, splits: Splits, config: TrainConfig, work_dir: Path, *, augment: 
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss",
                                                    patience=config.early_stopping_patience,
                                                    restore_best_weights=True)
-    recorder = EpochRecorder(work_dir, early_stopping, reduce_lr)
-    callbacks = [
-        # Order matters: the backup restores the epoch before the recorder reads it, and the
-        # recorder writes history before the backup of the same epoch is taken.
-        keras.callbacks.BackupAndRestore(str(work_dir / "backup")),
-        recorder, reduce_lr, early_stopping, *extra_callbacks,
-    ]
+    identity = {"config": config.to_dict(), "training_version": TRAINING_VERSION}
+    checkpoint = Checkpoint(work_dir / CHECKPOINT, identity, early_stopping, reduce_lr)
+    done_epochs = checkpoint.load()
+    if checkpoint.finished():  # interrupted after the last epoch, before the results were written
+        checkpoint.set_model(model)
+        checkpoint.restore()
+        model.set_weights(early_stopping.best_weights or model.get_weights())
+        return checkpoint.records, checkpoint.resumed_from
+    # Each new iterator of train_data draws a new shuffle order and new augmentation seeds.
+    # Keras 3's epoch iterator makes two per epoch (one at its start, and one at its end that
+    # the next epoch replaces), so skipping two per finished epoch makes a resumed epoch draw
+    # exactly what it would have drawn in an uninterrupted run (the resume tests check this).
+    for _ in range(ITERATORS_PER_EPOCH * done_epochs):
+        iter(train_data)
     if verbose == "auto":  # a live bar in a terminal or notebook, one line per epoch in logs
         verbose = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-              callbacks=callbacks, verbose=verbose, shuffle=False)  # train_data shuffles itself
-    return recorder.records, recorder.resumed_from
-
-
-def evaluate(model, splits: Splits, batch_size: int = 256) -> dict:
-    """Test loss and accuracy as `model.evaluate` reports them, per-class accuracy and the
-    confusion matrix (rows: true digit), from a single pass over the test set."""
-    from sklearn.metrics import accuracy_score, confusion_matrix
-
-    probabilities = model.predict(splits.x_test, batch_size=batch_size, verbose=0)
-    predicted, true = probabilities.argmax(axis=1), splits.y_test.argmax(axis=1)
-    cross_entropy = keras.losses.CategoricalCrossentropy()(splits.y_test, probabilities)
-    penalty = sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)  # L2, as model.evaluate adds it
-    matrix = confusion_matrix(true, predicted, labels=range(10))
-    return {
-        "test_accuracy": float(accuracy_score(true, predicted)),
-        "test_loss": float(keras.ops.convert_to_numpy(cross_entropy) + penalty),
-        "per_class_accuracy": {str(d): float(matrix[d, d] / matrix[d].sum()) for d in range(10)},
-        "confusion_matrix": matrix.tolist(),
-        # [test index, true digit, predicted digit] of every error, for the notebooks' gallery.
-        "misclassified": [[int(i), int(true[i]), int(predicted[i])] for i in np.flatnonzero(true != predicted)],
-    }
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, initial_epoch=done_epochs,
+              callbacks=[reduce_lr, early_stopping, checkpoint, *extra_callbacks],
+              verbose=verbose, shuffle=False)  # train_data shuffles itself
+    return checkpoint.records, checkpoint.resumed_from
 
 
 def save_model(model, stage, config: TrainConfig, path: Path) -> None:
@@ -185,68 +207,99 @@ def save_model(model, stage, config: TrainConfig, path: Path) -> None:
         inference.save(tmp)
 
 
-def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: int | str = "auto",
-              extra_callbacks=(), reuse: bool = True) -> Run:
-    """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run."""
-    out_dir = Path(out_dir)
-    check_out_dir(out_dir)
-    finished = load_finished(config, out_dir) if reuse else None
-    if finished is not None:
-        print(f"reusing the finished run in {out_dir} (same config and training code; "
-              f"trained {finished.metrics['epochs_run']} epochs in {finished.metrics['training_seconds'] / 60:.1f} min)")
-        return finished
-    fingerprint = training_fingerprint(config)  # of the code as it is now, before hours of training
-    work_dir = out_dir / PARTIAL_DIR
-    saved_config, saved_fingerprint = work_dir / "config.json", work_dir / "fingerprint.json"
-    if saved_config.is_file() and read_json(saved_config) != config.to_dict():
+def read_checkpoint_identity(work_dir: Path) -> dict | None:
+    path = work_dir / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as saved:
+            state = json.loads(str(saved["state"]))
+        return {"config": state["config"], "training_version": state["training_version"]}
+    except (OSError, ValueError, KeyError):  # unreadable: nothing to resume
+        return None
+
+
+def prepare_work_dir(config: TrainConfig, work_dir: Path) -> None:
+    """Keep an interrupted run only if it is this config's, trained by this training version."""
+    identity = read_checkpoint_identity(work_dir)
+    if identity is not None and identity["config"] != config.to_dict():
         raise ConfigError(
-            f"{work_dir} holds an interrupted run with a different config; rerun with the settings in "
-            f"{saved_config} to resume it, or delete {work_dir} to start over"
+            f"{work_dir} holds an interrupted run with a different config (seed {identity['config'].get('seed')}, "
+            f"epochs {identity['config'].get('epochs')}, subset {identity['config'].get('subset')}); rerun with "
+            f"its settings to resume it, or delete {work_dir} to start over"
         )
-    if work_dir.is_dir() and (not saved_fingerprint.is_file() or read_json(saved_fingerprint) != fingerprint):
-        # Resuming would mix epochs trained by two versions of the code: start over.
-        print(f"the training code changed since the interrupted run in {work_dir}: starting over")
-        shutil.rmtree(work_dir)
+    if work_dir.is_dir() and (identity is None or identity["training_version"] != TRAINING_VERSION):
+        if identity is not None:
+            print(f"the training code changed since the interrupted run in {work_dir}: starting over")
+        shutil.rmtree(work_dir)  # another version's epochs, or nothing resumable
+
+
+def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: int | str = "auto",
+              extra_callbacks=(), reuse: bool = True, keep_model: bool = True) -> Run:
+    """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run.
+
+    Checks the stage and the folder before any data is loaded, and holds the folder's lock
+    for the whole run (a second run into it stops at once with RunBusy).
+    """
+    out_dir = Path(out_dir)
     stage = get_stage(config.stage)
-    loaded = fetch_mnist(data_path)
-    splits = make_splits(loaded.as_keras_tuple(), validation_fraction=config.validation_fraction,
-                         split_seed=config.split_seed, subset=config.subset, seed=config.seed)
+    check_writable(out_dir)
+    with FolderLock(out_dir):
+        finished = load_finished(config, out_dir) if reuse else None
+        if finished is not None:
+            print(f"reusing the finished run in {out_dir} (same config and training version; "
+                  f"trained {finished.metrics['epochs_run']} epochs in {finished.metrics['training_seconds'] / 60:.1f} min)")
+            stale = read_checkpoint_identity(out_dir / PARTIAL_DIR)
+            if stale is None or stale["config"] == config.to_dict():  # an interrupted retrain of this very run
+                shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+            return finished
+        work_dir = out_dir / PARTIAL_DIR
+        prepare_work_dir(config, work_dir)
+        loaded = fetch_mnist(data_path)
+        splits = make_splits(loaded.as_keras_tuple(), validation_fraction=config.validation_fraction,
+                             split_seed=config.split_seed, subset=config.subset, seed=config.seed)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        set_seeds(config.seed)
+        model = compile_model(stage(), config)
 
-    work_dir.mkdir(parents=True, exist_ok=True)
-    write_json(saved_config, config.to_dict())
-    write_json(saved_fingerprint, fingerprint)
-    set_seeds(config.seed)
-    model = compile_model(stage(), config)
+        started = time.perf_counter()
+        history, resumed_from = fit(model, splits, config, work_dir, augment=stage.augment,
+                                    verbose=verbose, extra_callbacks=extra_callbacks)
+        wall_seconds = time.perf_counter() - started
+        training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
 
-    started = time.perf_counter()
-    history, resumed_from = fit(model, splits, config, work_dir, augment=stage.augment,
-                                verbose=verbose, extra_callbacks=extra_callbacks)
-    wall_seconds = time.perf_counter() - started
-    training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
-
-    best = min(history, key=lambda r: r["val_loss"])
-    metrics = {
-        "stage": config.stage,
-        **evaluate(model, splits),
-        "parameters": int(model.count_params()),
-        "epochs_run": len(history),
-        "best_epoch": best["epoch"],
-        "best_val_loss": best["val_loss"],
-        "best_val_accuracy": best["val_accuracy"],
-        "training_seconds": training_seconds,
-        "wall_seconds_this_session": wall_seconds,
-        "resumed_from_epoch": resumed_from,
-        # Training images per second, validation passes included in the time.
-        "images_per_second": len(splits.x_train) * len(history) / training_seconds,
-        "augmented": stage.augment,
-        "training_fingerprint": fingerprint,
-        "data": {"source": loaded.source, **splits.sizes()},
-        "environment": environment(),
-    }
-    # Finished: publish config, history and model, metrics.json last (its presence means done).
-    write_json(out_dir / "config.json", config.to_dict())
-    write_json(out_dir / "history.json", history)
-    save_model(model, stage, config, out_dir / "model.keras")
-    write_json(out_dir / "metrics.json", metrics)
-    shutil.rmtree(work_dir)
-    return load_run(out_dir)
+        probabilities = predict(model, splits.x_test)
+        best = min(history, key=lambda r: r["val_loss"])
+        metrics = {
+            "stage": config.stage,
+            **evaluate(model, splits, probabilities),
+            "parameters": int(model.count_params()),
+            "epochs_run": len(history),
+            "best_epoch": best["epoch"],
+            "best_val_loss": best["val_loss"],
+            "best_val_accuracy": best["val_accuracy"],
+            "training_seconds": training_seconds,
+            "wall_seconds_this_session": wall_seconds,
+            "resumed_from_epoch": resumed_from,
+            # Training images per second, validation passes included in the time.
+            "images_per_second": len(splits.x_train) * len(history) / max(training_seconds, 1e-9),
+            "augmented": stage.augment,
+            "training_version": TRAINING_VERSION,
+            "training_fingerprint": training_fingerprint(config),
+            "data": {"source": loaded.source, **splits.sizes()},
+            "environment": environment(),
+        }
+        # Finished: publish everything, metrics.json last (its presence means done). An older
+        # run's metrics.json goes first, so a half-published folder never passes for finished;
+        # the checkpoint stays until the end, so a rerun publishes again without training.
+        (out_dir / "metrics.json").unlink(missing_ok=True)
+        write_json(out_dir / "config.json", config.to_dict())
+        write_json(out_dir / "history.json", history)
+        write_probabilities(out_dir / PROBABILITIES, probabilities)
+        if keep_model:
+            save_model(model, stage, config, out_dir / MODEL)
+        else:
+            (out_dir / MODEL).unlink(missing_ok=True)  # a stale model must not pass for this run's
+        write_json(out_dir / "metrics.json", metrics)
+        shutil.rmtree(work_dir)
+        return load_run(out_dir)

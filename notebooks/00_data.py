@@ -31,21 +31,21 @@ profile = "full"  # "full": all 60,000 training images; "quick": mnist_lab.confi
 seed = None  # None: 42
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import views  # noqa: E402
+from mnist_lab import cells  # noqa: E402
 
-views.data_source()
+cells.data_source()
 
 # %% [markdown]
 # ## Shapes, split sizes and class counts
 
 # %%
-overview = views.data_overview(profile, seed)
+overview = cells.data_overview(profile, seed)
 
 # %% [markdown]
 # ## Ten examples of each digit
 
 # %%
-views.samples_per_class(overview)
+cells.samples_per_class(overview)
 
 # %% [markdown]
 # ## Class balance
@@ -54,7 +54,7 @@ views.samples_per_class(overview)
 # full training set. Accuracy is therefore a fair summary, and no class weighting is needed.
 
 # %%
-views.class_balance(overview)
+cells.class_balance(overview)
 
 # %% [markdown]
 # ## What the augmentation does
@@ -65,4 +65,4 @@ views.class_balance(overview)
 # digit, which is the point: the model learns that these variations do not change the label.
 
 # %% tags=["nbval-ignore-output"]
-views.augmentation_examples(overview)
+cells.augmentation_examples(overview)

@@ -36,10 +36,10 @@ reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import views  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+from mnist_lab import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
-config, run_dir = views.setup(stage, profile, reports_dir, run_dir, epochs=epochs, batch_size=batch_size,
+config, run_dir = cells.setup(stage, profile, reports_dir, run_dir, epochs=epochs, batch_size=batch_size,
                               subset=subset, seed=seed)
 
 # %% [markdown]
@@ -48,7 +48,7 @@ config, run_dir = views.setup(stage, profile, reports_dir, run_dir, epochs=epoch
 # Layer by layer, with the parameter count of each.
 
 # %%
-views.model_summary(stage)
+cells.model_summary(stage)
 
 # %% [markdown]
 # ## Training
@@ -60,7 +60,7 @@ views.model_summary(stage)
 # running the notebook again resumes from the last finished epoch.
 
 # %% tags=["nbval-ignore-output"]
-result = views.train(config, run_dir)
+result = cells.train(config, run_dir)
 
 # %% [markdown]
 # ## Learning curves
@@ -69,7 +69,7 @@ result = views.train(config, run_dir)
 # rate was cut, and the green band marks the epoch whose weights were kept.
 
 # %% tags=["nbval-ignore-output"]
-views.learning_curves(result)
+cells.learning_curves(result)
 
 # %% [markdown]
 # ## Test metrics
@@ -77,10 +77,10 @@ views.learning_curves(result)
 # On the canonical 10,000 test images, which no choice in this repository ever looked at.
 
 # %% tags=["nbval-ignore-output"]
-views.test_metrics(result)
+cells.test_metrics(result)
 
 # %% tags=["nbval-ignore-output"]
-views.confusion_matrix(result)
+cells.confusion_matrix(result)
 
 # %% [markdown]
 # ## What it gets wrong
@@ -89,10 +89,10 @@ views.confusion_matrix(result)
 # hesitate over too.
 
 # %% tags=["nbval-ignore-output"]
-views.misclassified(result)
+cells.misclassified(result)
 
 # %% [markdown]
 # ## Compared with the previous stage
 
 # %% tags=["nbval-ignore-output"]
-views.compare_with_previous(result, profile, reports_dir)
+cells.compare_with_previous(result, profile, reports_dir)

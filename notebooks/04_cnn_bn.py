@@ -26,8 +26,7 @@
 # `ImageDataGenerator` and calls `datagen.fit(X_train)`, then trains with
 # `model.fit(X_train_new, y_train_new, ...)`, on the raw arrays. The augmentation was never
 # applied. The seed's reported **99.45%** therefore belongs to *this* stage, not to
-# augmentation. Run exactly as written on 2 CPU cores (TensorFlow 2.21), the seed's code
-# reached 99.59% after 20 epochs. The next notebook applies the augmentation it meant to use.
+# augmentation. The next notebook applies the augmentation it meant to use.
 #
 # A caution for quick runs (`profile="quick"`: 2 epochs on 1,800 images). BatchNorm
 # normalises with each batch's statistics in training, but with moving averages at test
@@ -47,10 +46,10 @@ reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import views  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+from mnist_lab import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
-config, run_dir = views.setup(stage, profile, reports_dir, run_dir, epochs=epochs, batch_size=batch_size,
+config, run_dir = cells.setup(stage, profile, reports_dir, run_dir, epochs=epochs, batch_size=batch_size,
                               subset=subset, seed=seed)
 
 # %% [markdown]
@@ -59,7 +58,7 @@ config, run_dir = views.setup(stage, profile, reports_dir, run_dir, epochs=epoch
 # Layer by layer, with the parameter count of each.
 
 # %%
-views.model_summary(stage)
+cells.model_summary(stage)
 
 # %% [markdown]
 # ## Training
@@ -71,7 +70,7 @@ views.model_summary(stage)
 # running the notebook again resumes from the last finished epoch.
 
 # %% tags=["nbval-ignore-output"]
-result = views.train(config, run_dir)
+result = cells.train(config, run_dir)
 
 # %% [markdown]
 # ## Learning curves
@@ -80,7 +79,7 @@ result = views.train(config, run_dir)
 # rate was cut, and the green band marks the epoch whose weights were kept.
 
 # %% tags=["nbval-ignore-output"]
-views.learning_curves(result)
+cells.learning_curves(result)
 
 # %% [markdown]
 # ## Test metrics
@@ -88,10 +87,10 @@ views.learning_curves(result)
 # On the canonical 10,000 test images, which no choice in this repository ever looked at.
 
 # %% tags=["nbval-ignore-output"]
-views.test_metrics(result)
+cells.test_metrics(result)
 
 # %% tags=["nbval-ignore-output"]
-views.confusion_matrix(result)
+cells.confusion_matrix(result)
 
 # %% [markdown]
 # ## What it gets wrong
@@ -100,10 +99,10 @@ views.confusion_matrix(result)
 # hesitate over too.
 
 # %% tags=["nbval-ignore-output"]
-views.misclassified(result)
+cells.misclassified(result)
 
 # %% [markdown]
 # ## Compared with the previous stage
 
 # %% tags=["nbval-ignore-output"]
-views.compare_with_previous(result, profile, reports_dir)
+cells.compare_with_previous(result, profile, reports_dir)

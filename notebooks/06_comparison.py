@@ -26,10 +26,10 @@ profile = "full"  # which reports to compare: "full" (reports/) or "quick" (repo
 reports_dir = None  # None: the profile's folder
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import views  # noqa: E402
+from mnist_lab import cells  # noqa: E402
 
 # %% [markdown]
 # ## Results table, test accuracy per stage and validation curves
 
 # %% tags=["nbval-ignore-output"]
-runs = views.comparison(profile, reports_dir)
+runs = cells.comparison(profile, reports_dir)

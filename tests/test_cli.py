@@ -1,10 +1,14 @@
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from mnist_lab.cli import main
+from mnist_lab.run_dir import FolderLock
 
 
 def test_stages_lists_every_stage(capsys):
@@ -20,12 +24,16 @@ def test_stages_lists_every_stage(capsys):
         (["--stage", "cnn", "--epochs", "0"], "epochs must be an integer >= 1, got 0"),
         (["--stage", "cnn", "--subset", "60001"], "subset must be an integer between 100 and 60,000"),
         (["--stage", "cnn", "--out", "{file}"], "is a file; give a directory"),
+        (["--stage", "cnn", "--seed", "-1"], "seed must be an integer between 0 and 4,294,967,295, got -1"),
+        (["--stage", "cnn", "--seed", str(2**32)], "seed must be an integer between 0 and 4,294,967,295"),
+        (["--stage", "cnn", "--out", "{unwritable}"], "cannot write to the output folder"),
     ],
 )
 def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments, message):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    argv = ["train", *[arg.format(file=a_file) for arg in arguments]]
+    unwritable = "/sys/mnist_lab_run" if os.geteuid() == 0 else "/proc/mnist_lab_run"  # refused even to root
+    argv = ["train", *[arg.format(file=a_file, unwritable=unwritable) for arg in arguments]]
     # A fresh interpreter, so we can see that neither TensorFlow nor the data were touched;
     # $MNIST_LAB_DATA points nowhere, so loading data would fail with another message.
     probe = (
@@ -37,6 +45,7 @@ def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-lab train: error: ") and message in lines[0]
+    assert not list(tmp_path.rglob(".partial")) and not (tmp_path / "runs").exists()  # nothing written
 
 
 def test_data_command_prints_its_source(capsys):
@@ -46,7 +55,7 @@ def test_data_command_prints_its_source(capsys):
 
 
 def test_data_command_reports_bad_path(tmp_path, capsys):
-    assert main(["data", "--path", str(tmp_path / "nothing")]) == 1
+    assert main(["data", "--path", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -57,3 +66,56 @@ def test_train_command_runs_a_stage(tmp_path, capsys):
     assert f"results: {out}/" in printed and "test accuracy" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stage"] == "cnn_bn_aug" and metrics["augmented"] is True and metrics["epochs_run"] == 1
+
+
+def cli(*argv, **popen):
+    return subprocess.Popen([sys.executable, "-m", "mnist_lab.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, **popen)
+
+
+def wait_for(path, process, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def package_errors(stderr: str) -> list[str]:
+    """stderr without TensorFlow's start-up log lines (absl writes them before Python runs)."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(("WARNING: All log", "I0000", "E0000", "W0000"))]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_says_so_in_one_line_and_resumes(tmp_path, signum):
+    out = tmp_path / "run"
+    args = ["train", "--stage", "dnn", "--subset", "2000", "--epochs", "40", "--out", str(out)]
+    first = cli(*args)
+    wait_for(out / ".partial" / "checkpoint.npz", first)  # at least one epoch finished
+    first.send_signal(signum)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 130
+    assert package_errors(stderr) == [f"mnist-lab train: interrupted; finished epochs are kept in {out}/.partial; "
+                                      "run the same command again to resume"]
+    assert not (out / "metrics.json").exists()
+    done = subprocess.run([sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] >= 1
+
+
+def test_a_second_run_into_the_same_folder_stops_at_once(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--stage", "dnn", "--subset", "2000", "--epochs", "40", "--out", str(out)]
+    first = cli(*args)
+    try:
+        wait_for(out / ".partial" / "checkpoint.npz", first)
+        second = subprocess.run([sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 2
+        assert package_errors(second.stderr) == [f"mnist-lab train: error: another run (PID {first.pid}) is using "
+                                                 f"{out}; wait for it to finish, or stop it, then run this again"]
+    finally:
+        first.kill()  # a killed run releases its lock with its process
+        first.communicate()
+    with FolderLock(out):  # the killed run's lock went with its process
+        pass

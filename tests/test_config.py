@@ -3,6 +3,8 @@ import json
 import pytest
 
 from mnist_lab.config import ConfigError, TrainConfig
+from mnist_lab.models import get_stage
+from mnist_lab.profiles import resolve_config
 
 
 def test_defaults_are_the_seed_protocol():
@@ -22,7 +24,11 @@ def test_json_round_trip():
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"stage": "vgg"}, "unknown stage 'vgg'; valid stages: dnn, cnn"),
+        ({"stage": ""}, "stage must be a stage name"),
+        ({"seed": -1}, "seed must be an integer between 0 and 4,294,967,295, got -1"),
+        ({"seed": 2**32}, "seed must be an integer between 0 and 4,294,967,295"),
+        ({"split_seed": 1.5}, "split_seed must be an integer"),
+        ({"learning_rate": "fast"}, "learning_rate must be a number, got 'fast'"),
         ({"epochs": 0}, "epochs must be an integer >= 1"),
         ({"batch_size": 2.5}, "batch_size must be an integer >= 1"),
         ({"subset": 60001}, "subset must be an integer between 100 and 60,000"),
@@ -40,3 +46,16 @@ def test_invalid_values_name_the_field(changes, message):
 def test_unknown_keys_are_errors():
     with pytest.raises(ConfigError, match=r"unknown config keys \['epoch'\]"):
         TrainConfig.from_dict({"epoch": 3})
+
+
+def test_stage_names_are_checked_against_the_registry():
+    with pytest.raises(ConfigError, match="unknown stage 'vgg'; valid stages: dnn, cnn"):
+        get_stage("vgg")
+    with pytest.raises(ConfigError, match="unknown stage 'vgg'"):
+        resolve_config("vgg", "full")
+
+
+def test_a_key_missing_from_an_older_config_takes_its_default():
+    values = TrainConfig(stage="dnn").to_dict()
+    del values["shift"]
+    assert TrainConfig.from_dict(values) == TrainConfig(stage="dnn")

@@ -1,5 +1,6 @@
 import pytest
 
+from mnist_lab.config import ConfigError
 from mnist_lab.models import STAGES, get_stage
 
 CONV_LADDER = {
@@ -55,5 +56,5 @@ def test_builders_return_fresh_models():
 
 
 def test_unknown_stage_lists_valid_ones():
-    with pytest.raises(KeyError, match="valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug"):
+    with pytest.raises(ConfigError, match="valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug"):
         get_stage("resnet")

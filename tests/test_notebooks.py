@@ -6,14 +6,15 @@ import jupytext
 import nbformat
 import pytest
 
-from mnist_lab import reproduce
-from mnist_lab.config import PROFILES, REPORT_DIRS, ConfigError, TrainConfig
-from mnist_lab.io import PROJECT_ROOT
+from mnist_lab import runner
+from mnist_lab.config import ConfigError, TrainConfig
+from mnist_lab.profiles import PROFILES, REPORT_DIRS
+from mnist_lab.files import PROJECT_ROOT
 from mnist_lab.models import STAGES
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NBVAL_DIR = PROJECT_ROOT / "tests" / "nbval"
-STAGE_NOTEBOOKS = [name for name, folder in reproduce.NOTEBOOKS.items() if folder in STAGES]
+STAGE_NOTEBOOKS = [name for name, folder in runner.NOTEBOOKS.items() if folder in STAGES]
 
 
 def code_cells(notebook):
@@ -26,8 +27,8 @@ def parameters_cell(notebook):
 
 
 def test_notebooks_are_numbered_in_story_order():
-    assert sorted(p.stem for p in NOTEBOOK_DIR.glob("*.py")) == list(reproduce.NOTEBOOKS)
-    assert list(reproduce.NOTEBOOKS.values()) == ["data", *STAGES, "comparison"]
+    assert sorted(p.stem for p in NOTEBOOK_DIR.glob("*.py")) == list(runner.NOTEBOOKS)
+    assert list(runner.NOTEBOOKS.values()) == ["data", *STAGES, "comparison"]
 
 
 @pytest.mark.parametrize("name", STAGE_NOTEBOOKS)
@@ -35,7 +36,7 @@ def test_stage_notebook_parameters_match_the_package(name):
     notebook = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
     namespace = {}
     exec(parameters_cell(notebook).source, namespace)
-    assert namespace["stage"] == reproduce.NOTEBOOKS[name]
+    assert namespace["stage"] == runner.NOTEBOOKS[name]
     assert namespace["profile"] == "full" and namespace["profile"] in PROFILES
     training = {"epochs", "batch_size", "subset", "seed"}
     assert training <= set(TrainConfig.__dataclass_fields__)  # the overrides are config fields
@@ -46,14 +47,14 @@ def test_stage_notebook_parameters_match_the_package(name):
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.py")), ids=lambda p: p.stem)
 def test_notebooks_only_call_the_package(path):
-    """No logic in notebooks: code cells are parameters, one import, and calls into views."""
+    """No logic in notebooks: code cells are parameters, one import, and calls into mnist_lab.cells."""
     notebook = jupytext.read(path)
     assert any(cell.cell_type == "markdown" for cell in notebook.cells)
     for cell in code_cells(notebook):
         if "parameters" in cell.metadata.get("tags", []):
             continue
         for statement in re.split(r"\n(?=\S)", cell.source.strip()):
-            assert re.match(r"(from mnist_lab import views\b|(\w+(, \w+)* = )?views\.\w+\()", statement), statement
+            assert re.match(r"(from mnist_lab import cells\b|(\w+(, \w+)* = )?cells\.\w+\()", statement), statement
         assert not re.search(r"^\s*(def|class|for|while|if) ", cell.source, re.M)
 
 
@@ -63,7 +64,7 @@ def test_makefile_report_folders_match_the_package():
     assert set(REPORT_DIRS) == set(PROFILES)
 
 
-@pytest.mark.parametrize("name", list(reproduce.NOTEBOOKS))
+@pytest.mark.parametrize("name", list(runner.NOTEBOOKS))
 def test_nbval_references_are_the_current_notebooks(name):
     """tests/nbval/ holds executed copies for nbval; they must not drift from notebooks/."""
     reference = nbformat.read(NBVAL_DIR / f"{name}.ipynb", as_version=4)
@@ -95,54 +96,54 @@ def fake_notebooks(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     (notebooks / "01_dnn.py").write_text(FAKE_NOTEBOOK)
-    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", notebooks)
-    monkeypatch.setattr(reproduce, "NOTEBOOKS", {"01_dnn": "dnn"})
+    monkeypatch.setattr(runner, "NOTEBOOK_DIR", notebooks)
+    monkeypatch.setattr(runner, "NOTEBOOKS", {"01_dnn": "dnn"})
     return tmp_path / "reports"
 
 
 def test_runner_publishes_skips_when_unchanged_and_keeps_reports_on_failure(fake_notebooks, monkeypatch, capsys):
     reports = fake_notebooks
     monkeypatch.setenv("FAKE_RESULT", "first")
-    reproduce.run_notebook("01_dnn", "full", reports, log_output=False)
+    runner.run_notebook("01_dnn", "full", reports, log_output=False)
     published = reports / "dnn"
     assert (published / "result.txt").read_text() == "first"
     assert {p.name for p in published.iterdir()} >= {"01_dnn.ipynb", "01_dnn.html", "01_dnn.inputs.json"}
 
     monkeypatch.setenv("FAKE_RESULT", "second")
-    reproduce.run_notebook("01_dnn", "full", reports, log_output=False)  # inputs unchanged: not executed
+    runner.run_notebook("01_dnn", "full", reports, log_output=False)  # inputs unchanged: not executed
     assert "up to date" in capsys.readouterr().out
     assert (published / "result.txt").read_text() == "first"
 
     monkeypatch.setenv("FAKE_FAIL", "1")
-    with pytest.raises(reproduce.NotebookFailed, match=r"notebook 01_dnn \(dnn\) failed.*untouched"):
-        reproduce.run_notebook("01_dnn", "full", reports, log_output=False, force=True)
+    with pytest.raises(runner.NotebookFailed, match=r"notebook 01_dnn \(dnn\) failed.*untouched"):
+        runner.run_notebook("01_dnn", "full", reports, log_output=False, force=True)
     assert (published / "result.txt").read_text() == "first"  # the previous report is intact
     failed = nbformat.read(reports / "failed" / "01_dnn.ipynb", as_version=4)
     assert any(o.get("ename") == "AssertionError" for c in code_cells(failed) for o in c.get("outputs", []))
 
     monkeypatch.delenv("FAKE_FAIL")
-    reproduce.run_notebook("01_dnn", "full", reports, log_output=False, force=True)
+    runner.run_notebook("01_dnn", "full", reports, log_output=False, force=True)
     assert (published / "result.txt").read_text() == "second"
     assert not (reports / "failed" / "01_dnn.ipynb").exists()
 
 
 def test_runner_rejects_unknown_parameters_and_profiles(fake_notebooks, monkeypatch):
-    (reproduce.NOTEBOOK_DIR / "01_dnn.py").write_text(FAKE_NOTEBOOK.replace("run_dir = None\n", ""))
+    (runner.NOTEBOOK_DIR / "01_dnn.py").write_text(FAKE_NOTEBOOK.replace("run_dir = None\n", ""))
     with pytest.raises(ConfigError, match=r"notebook 01_dnn has no parameter\(s\) \['run_dir'\]"):
-        reproduce.run_notebook("01_dnn", "full", fake_notebooks, log_output=False)
+        runner.run_notebook("01_dnn", "full", fake_notebooks, log_output=False)
     with pytest.raises(ConfigError, match="unknown profile 'fast'"):
-        reproduce.run_notebook("01_dnn", "fast", fake_notebooks, log_output=False)
+        runner.run_notebook("01_dnn", "fast", fake_notebooks, log_output=False)
     with pytest.raises(ConfigError, match="unknown notebook '09_vit'"):
-        reproduce.run_notebook("09_vit", "full", fake_notebooks, log_output=False)
+        runner.run_notebook("09_vit", "full", fake_notebooks, log_output=False)
 
 
 def test_a_stage_report_is_stale_when_the_previous_stage_has_new_results(tmp_path):
     reports = tmp_path / "reports"
-    without = reproduce.fingerprint("03_cnn_reg", "full", reports)
+    without = runner.fingerprint("03_cnn_reg", "full", reports)
     assert without["previous_stage"] is None
     (reports / "cnn").mkdir(parents=True)
     (reports / "cnn" / "metrics.json").write_text('{"test_accuracy": 0.99}')
-    first = reproduce.fingerprint("03_cnn_reg", "full", reports)
+    first = runner.fingerprint("03_cnn_reg", "full", reports)
     (reports / "cnn" / "metrics.json").write_text('{"test_accuracy": 0.98}')
-    assert len({str(without), str(first), str(reproduce.fingerprint("03_cnn_reg", "full", reports))}) == 3
-    assert "previous_stage" not in reproduce.fingerprint("01_dnn", "full", reports)  # the first stage has none
+    assert len({str(without), str(first), str(runner.fingerprint("03_cnn_reg", "full", reports))}) == 3
+    assert "previous_stage" not in runner.fingerprint("01_dnn", "full", reports)  # the first stage has none

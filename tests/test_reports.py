@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_lab.config import reports_root
 from mnist_lab.data import fetch_mnist
-from mnist_lab.io import PROJECT_ROOT, write_json
-from mnist_lab.reports import (README_BEGIN, README_END, accuracy_changes, changed_errors, finished_runs,
-                               mcnemar_p, readme_results, update_readme)
+from mnist_lab.files import PROJECT_ROOT, write_json
 from mnist_lab.models import STAGES
+from mnist_lab.profiles import reports_root
+from mnist_lab.results import README_BEGIN, README_END, accuracy_changes, finished_runs, readme_results, update_readme
+from mnist_lab.stats import changed_errors, mcnemar_p
 
 REPORTS = reports_root("full")
 MODEL_BUDGET_BYTES = 40 * 1024 * 1024  # all committed model files together

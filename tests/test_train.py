@@ -1,4 +1,5 @@
 import json
+import os
 
 import keras
 import numpy as np
@@ -7,9 +8,13 @@ import pytest
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.data import Splits, fetch_mnist
 from mnist_lab.models import STAGES
-from mnist_lab.train import PARTIAL_DIR, EpochRecorder, compile_model, evaluate, run_stage
+from mnist_lab.run_dir import PARTIAL_DIR, FolderLock, RunBusy
+from mnist_lab.train import compile_model, evaluate, run_stage
 
 QUICK = dict(stage="dnn", subset=500, batch_size=32)
+# Dropout, BatchNorm and augmentation all draw random numbers; the short patiences make the
+# learning-rate cut and early stopping decide something within a few epochs.
+RANDOM_EVERYWHERE = dict(stage="cnn_bn_aug", subset=300, epochs=4, lr_patience=1, early_stopping_patience=2, seed=3)
 
 
 class Interrupt(Exception):
@@ -28,11 +33,15 @@ class InterruptAt(keras.callbacks.Callback):
             raise Interrupt
 
 
+def without_timings(history):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
 def test_run_writes_whole_run_directory(tmp_path):
     config = TrainConfig(epochs=2, **QUICK)
     result = run_stage(config, tmp_path / "run", verbose=0)
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["config.json", "history.json", "metrics.json", "model.keras"]
+    assert files == ["config.json", "history.json", "metrics.json", "model.keras", "test_probabilities.npz"]
     assert TrainConfig.from_dict(json.loads((tmp_path / "run/config.json").read_text())) == config
 
     history = json.loads((tmp_path / "run/history.json").read_text())
@@ -50,13 +59,20 @@ def test_run_writes_whole_run_directory(tmp_path):
     assert metrics["test_accuracy"] > 0.5  # 450 images, 2 epochs: far above chance, honestly low
     assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
     assert metrics["images_per_second"] > 0 and metrics["training_seconds"] > 0
-    for key in ("keras", "backend", "device", "python", "numpy"):
+    for key in ("keras", "backend", "device", "python", "numpy", "cpu"):
         assert metrics["environment"][key]
+    assert metrics["training_version"] >= 1
 
-    # Plain Keras loads it, it reproduces the recorded accuracy, and it holds no optimizer
+    # The stored probabilities give the recorded predictions.
+    probabilities = result.probabilities()
+    assert probabilities.shape == (10000, 10) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-2)
+    wrong = {i for i, _, _ in metrics["misclassified"]}
+    _, (x_test, y_test) = fetch_mnist().as_keras_tuple()
+    assert set(np.flatnonzero(probabilities.argmax(axis=1) != y_test)) == wrong
+
+    # Plain Keras loads the model, it reproduces the recorded accuracy, and it holds no optimizer
     # state: about one float32 copy of the weights, where Adam's moments would triple it.
     reloaded = keras.models.load_model(tmp_path / "run/model.keras")
-    _, (x_test, y_test) = fetch_mnist().as_keras_tuple()
     predicted = reloaded.predict(x_test[..., None] / np.float32(255), verbose=0).argmax(axis=1)
     assert np.mean(predicted == y_test) == pytest.approx(metrics["test_accuracy"], abs=5e-5)
     assert (tmp_path / "run/model.keras").stat().st_size < 1.2 * 669_706 * 4
@@ -73,35 +89,60 @@ def test_evaluate_matches_keras_evaluate(small_splits):
     assert ours["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
 
 
-def test_interrupted_run_resumes_from_last_finished_epoch(tmp_path):
-    config = TrainConfig(epochs=3, **QUICK)
-    out = tmp_path / "run"
-    with pytest.raises(Interrupt):
-        run_stage(config, out, verbose=0, extra_callbacks=[InterruptAt(2)])
-    assert not (out / "metrics.json").exists()
-    before = json.loads((out / PARTIAL_DIR / "history.json").read_text())
-    assert [r["epoch"] for r in before] == [1, 2]
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    return run_stage(TrainConfig(**RANDOM_EVERYWHERE), tmp_path_factory.mktemp("whole") / "run", verbose=0)
 
-    result = run_stage(config, out, verbose=0)
-    assert result.metrics["resumed_from_epoch"] == 2
-    assert [r["epoch"] for r in result.history] == [1, 2, 3]
-    assert result.history[:2] == before  # the finished epochs were kept, not redone
+
+@pytest.mark.parametrize("stop_before_epoch", [1, 2])
+def test_a_resumed_run_equals_the_uninterrupted_run(tmp_path, uninterrupted, stop_before_epoch):
+    """Shuffling, augmentation draws, dropout masks, Adam, the learning-rate cut and early
+    stopping all continue as if the run had never stopped."""
+    config, out = TrainConfig(**RANDOM_EVERYWHERE), tmp_path / "run"
+    with pytest.raises(Interrupt):
+        run_stage(config, out, verbose=0, extra_callbacks=[InterruptAt(stop_before_epoch)])
+    assert not (out / "metrics.json").exists() and (out / PARTIAL_DIR).is_dir()
+
+    resumed = run_stage(config, out, verbose=0)
+    assert resumed.metrics["resumed_from_epoch"] == stop_before_epoch
+    assert without_timings(resumed.history) == without_timings(uninterrupted.history)
+    for key in ("test_accuracy", "test_loss", "misclassified", "best_epoch", "epochs_run"):
+        assert resumed.metrics[key] == uninterrupted.metrics[key], key
+    assert np.array_equal(resumed.probabilities(), uninterrupted.probabilities())
     assert not (out / PARTIAL_DIR).exists()
 
 
-def test_interrupted_run_from_older_training_code_starts_over(tmp_path, capsys, monkeypatch):
+def test_a_run_interrupted_while_publishing_publishes_without_training(tmp_path, monkeypatch):
+    import mnist_lab.train as train_module
+
+    config, out = TrainConfig(epochs=2, **QUICK), tmp_path / "run"
+    real = train_module.write_probabilities
+
+    def fail_once(*args):
+        monkeypatch.setattr(train_module, "write_probabilities", real)
+        raise Interrupt
+
+    monkeypatch.setattr(train_module, "write_probabilities", fail_once)
+    with pytest.raises(Interrupt):
+        run_stage(config, out, verbose=0)
+    assert not (out / "metrics.json").exists()
+    result = run_stage(config, out, verbose=0)
+    assert result.metrics["resumed_from_epoch"] == 2 and len(result.history) == 2
+
+
+def test_interrupted_run_from_another_training_version_starts_over(tmp_path, capsys, monkeypatch):
     import mnist_lab.train as train_module
 
     config = TrainConfig(epochs=2, **QUICK)
     out = tmp_path / "run"
     with pytest.raises(Interrupt):
         run_stage(config, out, verbose=0, extra_callbacks=[InterruptAt(1)])
-    monkeypatch.setattr(train_module, "training_fingerprint", lambda config: "changed code")
+    monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
     capsys.readouterr()
     result = run_stage(config, out, verbose=0)
     assert "training code changed since the interrupted run" in capsys.readouterr().out
     assert result.metrics["resumed_from_epoch"] is None  # both epochs trained by the new code
-    assert result.metrics["training_fingerprint"] == "changed code" and len(result.history) == 2
+    assert result.metrics["training_version"] == train_module.TRAINING_VERSION and len(result.history) == 2
 
 
 def test_interrupted_rerun_keeps_the_finished_results(tmp_path):
@@ -115,26 +156,18 @@ def test_interrupted_rerun_keeps_the_finished_results(tmp_path):
         run_stage(TrainConfig(epochs=3, **QUICK), out, verbose=0)
 
 
-def test_resume_rebuilds_early_stopping_and_plateau_state(tmp_path):
-    model = compile_model(STAGES["dnn"](), TrainConfig())
-    weights = [np.full(w.shape, i, w.dtype) for i, w in enumerate(model.get_weights())]
-    with open(tmp_path / "best_weights.npz", "wb") as handle:
-        np.savez(handle, *weights)
-    losses = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9]  # best at epoch 2, then 4 epochs without improvement
-    (tmp_path / "history.json").write_text(json.dumps([{"epoch": i + 1, "val_loss": v} for i, v in enumerate(losses)]))
-    stopper = keras.callbacks.EarlyStopping(patience=7, restore_best_weights=True)
-    plateau = keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=3)
-    recorder = EpochRecorder(tmp_path, stopper, plateau)
-    recorder.set_model(model)
-    recorder.on_epoch_begin(5)  # the backup held 5 finished epochs: the 6th record is dropped
-
-    assert len(recorder.records) == 5 and recorder.resumed_from == 5
-    assert (stopper.best, stopper.best_epoch, stopper.wait) == (0.5, 1, 3)
-    assert all(np.array_equal(a, b) for a, b in zip(stopper.best_weights, weights))
-    assert (plateau.best, plateau.wait) == (0.5, 0)  # 3 bad epochs hit patience 3: the rate was cut, wait reset
+def test_an_interrupted_retrain_does_not_linger(tmp_path, capsys):
+    out = tmp_path / "run"
+    run_stage(TrainConfig(epochs=2, **QUICK), out, verbose=0)
+    with pytest.raises(Interrupt):
+        run_stage(TrainConfig(epochs=2, **QUICK), out, verbose=0, reuse=False, extra_callbacks=[InterruptAt(1)])
+    assert (out / PARTIAL_DIR).is_dir()
+    run_stage(TrainConfig(epochs=2, **QUICK), out, verbose=0)  # reuses the finished run: the retrain is moot
+    assert "reusing the finished run" in capsys.readouterr().out
+    assert not (out / PARTIAL_DIR).exists()
 
 
-def test_finished_run_is_reused_only_with_the_same_config_and_code(tmp_path, capsys, monkeypatch):
+def test_finished_run_is_reused_only_with_the_same_config_and_version(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     first = run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
     capsys.readouterr()
@@ -142,11 +175,30 @@ def test_finished_run_is_reused_only_with_the_same_config_and_code(tmp_path, cap
     assert "reusing the finished run" in capsys.readouterr().out
     assert again.metrics == first.metrics and again.history == first.history
 
-    # Another config, or a change to the training code, trains again.
+    # Another training version trains again; so does reuse=False.
     import mnist_lab.train as train_module
 
-    monkeypatch.setattr(train_module, "training_fingerprint", lambda config: "changed code")
+    monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
     retrained = run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
     assert "reusing" not in capsys.readouterr().out
-    assert retrained.metrics["training_fingerprint"] == "changed code"
+    assert retrained.metrics["training_version"] == train_module.TRAINING_VERSION
     assert run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0, reuse=False).metrics["training_seconds"] > 0
+
+
+def test_a_second_run_into_a_busy_folder_stops_at_once_naming_the_holder(tmp_path):
+    out = tmp_path / "run"
+    with FolderLock(out):
+        with pytest.raises(RunBusy, match=f"another run \\(PID {os.getpid()}\\) is using {out}"):
+            run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
+    assert not out.exists() or not any(out.iterdir())  # nothing was started
+
+
+def test_an_unwritable_output_folder_is_reported_before_anything_starts(tmp_path):
+    if os.geteuid() == 0:  # root writes through file modes; sysfs refuses even root
+        target = "/sys/mnist_lab_run"
+    else:
+        locked = tmp_path / "read_only"
+        locked.mkdir(mode=0o555)
+        target = locked / "run"
+    with pytest.raises(ConfigError, match=f"cannot write to the output folder {target}"):
+        run_stage(TrainConfig(epochs=1, **QUICK), target, data_path=tmp_path / "no_data_needed", verbose=0)

@@ -15,17 +15,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import sys
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from mnist_lab.config import ConfigError, PROFILES, reports_root
-from mnist_lab.io import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
+from mnist_lab.config import ConfigError
+from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.models import STAGES
-from mnist_lab.reports import RUN_FILES, previous_stage, update_readme, write_reports_readme
+from mnist_lab.profiles import PROFILES, check_profile, reports_root
+from mnist_lab.results import previous_stage, update_readme, write_reports_readme
+from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
@@ -115,13 +118,26 @@ def _show_papermill_log() -> None:
 
 def run_notebook(name: str, profile: str = "full", reports=None, log_output: bool = True,
                  force: bool = False) -> Path:
+    """Execute notebook `name` into its report folder (see the module's docstring).
+
+    Everything is checked before any work starts (the name, the profile, a writable reports
+    folder), and one runner at a time works on a report: a second stops at once (RunBusy).
+    """
+    check_profile(profile)
+    notebook = read_notebook(name)  # checks the name
+    reports = Path(reports or reports_root(profile))
+    check_writable(reports)
+    with FolderLock(reports / NOTEBOOKS[name]):
+        try:
+            return _run_locked(name, notebook, profile, reports, log_output, force)
+        finally:
+            _tidy_staging(reports, NOTEBOOKS[name])
+
+
+def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force: bool) -> Path:
     import nbformat
     import papermill
 
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    reports = Path(reports or reports_root(profile))
-    notebook = read_notebook(name)  # checks the name
     folder = NOTEBOOKS[name]
     final_dir = reports / folder
     report = final_dir / f"{name}.ipynb"
@@ -188,6 +204,19 @@ def run_notebook(name: str, profile: str = "full", reports=None, log_output: boo
     (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
     print(f"== {name}: report in {final_dir}", flush=True)
     return final_dir
+
+
+def _tidy_staging(reports: Path, folder: str) -> None:
+    """Leave no clutter: a staging folder holding no interrupted training goes, and so does
+    .staging/ once empty. (Safe: the caller holds this report's lock.)"""
+    staging_root = reports / ".staging"
+    staging = staging_root / folder
+    if staging.is_dir() and not (staging / PARTIAL_DIR).is_dir():
+        shutil.rmtree(staging)
+    if not staging.is_dir():
+        (staging_root / f".{folder}.lock").unlink(missing_ok=True)  # run_stage's lock, beside the folder
+    with contextlib.suppress(OSError):
+        staging_root.rmdir()  # only if empty
 
 
 def _swap_in(staging: Path, final_dir: Path) -> None:

@@ -1,15 +1,15 @@
-"""Reading finished runs and writing what spans stages: the comparison table and reports/README.md."""
+"""What spans stages: the results table, what each step changed, reports/README.md and the
+root README's generated section."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_lab.io import atomic_path, read_json
+from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES
+from mnist_lab.run_dir import Run, load_run
+from mnist_lab.stats import accuracy_interval, changed_errors, mcnemar_p
 
-# What a finished run directory holds (mnist_lab.train.run_stage writes them, metrics.json last).
-RUN_FILES = ("config.json", "history.json", "model.keras", "metrics.json")
 # Figures a stage notebook saves beside its run.
 FIGURES = {
     "learning_curves": "learning_curves.png",
@@ -24,31 +24,8 @@ COMPARISON_FIGURES = {
 # The test accuracy the seed notebook reported for its model, `cnn_bn` here (its augmentation never ran).
 SEED_REPORTED_ACCURACY = 0.9945
 # The root README's generated results section lies between these two lines.
-README_BEGIN = "<!-- results: written by make reproduce (mnist_lab.reports.update_readme); do not edit by hand -->"
+README_BEGIN = "<!-- results: written by make reproduce (mnist_lab.results.update_readme); do not edit by hand -->"
 README_END = "<!-- end of results -->"
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished run directory: config.json, history.json and metrics.json."""
-
-    path: Path
-    config: dict
-    history: list
-    metrics: dict
-
-    @property
-    def stage(self) -> str:
-        return self.config["stage"]
-
-
-def load_run(path) -> Run:
-    path = Path(path)
-    missing = [name for name in ("config.json", "history.json", "metrics.json") if not (path / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{path} is not a finished run: no {', '.join(missing)}")
-    return Run(path, read_json(path / "config.json"), read_json(path / "history.json"),
-               read_json(path / "metrics.json"))
 
 
 def finished_runs(reports_dir) -> dict[str, Run]:
@@ -111,24 +88,6 @@ def _stage_cell(stage: str, link_prefix: str | None) -> str:
     return f"`{stage}`" if link_prefix is None else f"[`{stage}`]({link_prefix}{stage}/)"
 
 
-def changed_errors(before: Run, after: Run) -> tuple[int, int]:
-    """(fixed, new): test digits that `before` got wrong and `after` right, and the reverse."""
-    wrong_before = {index for index, _, _ in before.metrics["misclassified"]}
-    wrong_after = {index for index, _, _ in after.metrics["misclassified"]}
-    return len(wrong_before - wrong_after), len(wrong_after - wrong_before)
-
-
-def mcnemar_p(fixed: int, new: int) -> float:
-    """Exact McNemar test: how likely a split at least this uneven is if neither model is better.
-
-    Both models answer the same 10,000 test digits, so only the digits on which they
-    disagree carry evidence; under 'no difference' each of those is a fair coin.
-    """
-    from scipy.stats import binomtest
-
-    return binomtest(fixed, fixed + new, 0.5).pvalue if fixed + new else 1.0
-
-
 def _p_value(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
@@ -158,16 +117,6 @@ def accuracy_changes(runs: dict[str, Run]) -> list[str]:
                      f"{100 * metrics['test_accuracy']:.2f}% (95% interval {100 * low:.2f}-{100 * high:.2f}%); "
                      f"the seed notebook reported {100 * SEED_REPORTED_ACCURACY:.2f}%.")
     return lines
-
-
-def accuracy_interval(metrics: dict, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson interval of a test accuracy: the test set is a sample of 10,000 digits, not every digit."""
-    from scipy.stats import binomtest
-
-    total = sum(map(sum, metrics["confusion_matrix"]))
-    correct = total - len(metrics["misclassified"])
-    interval = binomtest(correct, total).proportion_ci(confidence, method="wilson")
-    return interval.low, interval.high
 
 
 def results_markdown(runs: dict[str, Run], link_prefix: str) -> list[str]:
@@ -240,3 +189,32 @@ def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
         with atomic_path(readme) as tmp:
             tmp.write_text(updated)
     return readme
+
+
+def learning_rate_cuts(history: list[dict]) -> list[int]:
+    """Epochs after which ReduceLROnPlateau cut the rate (the next epoch ran at a lower one)."""
+    return [a["epoch"] for a, b in zip(history, history[1:]) if b["learning_rate"] < a["learning_rate"]]
+
+
+def budget_table(runs: dict[str, Run]) -> str:
+    """Whether each run's budget ran out while it was still improving (notebook 05)."""
+    rows = {
+        "best epoch / epochs run": lambda r: f"{r.metrics['best_epoch']} / {r.metrics['epochs_run']}",
+        "epochs with training accuracy below validation": lambda r: (
+            f"{sum(e['accuracy'] < e['val_accuracy'] for e in r.history)} of {len(r.history)}"),
+        "learning-rate cuts (after epoch)": lambda r: ", ".join(map(str, learning_rate_cuts(r.history))) or "none",
+        "best validation accuracy": lambda r: f"{100 * r.metrics['best_val_accuracy']:.2f}%",
+        "test loss: cross-entropy": lambda r: _maybe(r.metrics.get("test_cross_entropy")),
+        "test loss: L2 penalty": lambda r: _maybe(r.metrics.get("test_cross_entropy"), r.metrics["test_loss"]),
+    }
+    lines = ["| | " + " | ".join(runs) + " |", "| --- |" + " ---: |" * len(runs)]
+    lines += [f"| {name} | " + " | ".join(cell(run) for run in runs.values()) + " |" for name, cell in rows.items()]
+    return "\n".join(lines)
+
+
+def _maybe(cross_entropy: float | None, total: float | None = None) -> str:
+    """The cross-entropy (or, given the total test loss, the L2 penalty); runs from before the
+    split was recorded show a dash."""
+    if cross_entropy is None:
+        return "—"
+    return f"{(total - cross_entropy if total is not None else cross_entropy):.4f}"

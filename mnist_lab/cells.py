@@ -6,6 +6,7 @@ shown inline and saved beside the run, so the reports have them as PNG files too
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import keras
@@ -13,12 +14,15 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from mnist_lab import plots
-from mnist_lab.config import TrainConfig, resolve_config, reports_root
+from mnist_lab.config import TrainConfig
 from mnist_lab.data import fetch_mnist, make_splits
-from mnist_lab.io import project_relative
+from mnist_lab.files import project_relative
 from mnist_lab.models import STAGES
-from mnist_lab.reports import (COMPARISON_FIGURES, FIGURES, SEED_REPORTED_ACCURACY, accuracy_change, accuracy_interval,
-                               finished_runs, load_run, markdown_table, previous_stage, results_markdown, summary_row)
+from mnist_lab.profiles import reports_root, resolve_config
+from mnist_lab.results import (COMPARISON_FIGURES, FIGURES, SEED_REPORTED_ACCURACY, accuracy_change, finished_runs,
+                               budget_table, markdown_table, previous_stage, results_markdown, summary_row)
+from mnist_lab.run_dir import load_run
+from mnist_lab.stats import accuracy_interval
 
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
@@ -178,3 +182,12 @@ def comparison(profile: str, reports_dir=None) -> dict:
     _show(plots.validation_curves({name: run.history for name, run in runs.items()}),
           root / COMPARISON_FIGURES["validation_curves"])
     return runs
+
+
+def budget_evidence(result, profile: str, reports_dir=None) -> None:
+    """Notebook 05: the augmented run's training record beside cnn_bn's (the previous stage)."""
+    root = Path(reports_dir or reports_root(profile))
+    runs = {"this run": result}
+    with contextlib.suppress(FileNotFoundError):
+        runs = {"`cnn_bn`": load_run(root / "cnn_bn"), "`cnn_bn_aug` (this run)": result}
+    _markdown(budget_table(runs))

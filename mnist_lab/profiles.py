@@ -1,0 +1,34 @@
+"""Run profiles for the notebooks and `make reproduce`, and the folder each profile reports to.
+
+A profile is a set of overrides of TrainConfig's defaults; this is the only place they are set.
+"""
+
+from __future__ import annotations
+
+from mnist_lab.config import ConfigError, TrainConfig
+from mnist_lab.files import PROJECT_ROOT
+from mnist_lab.models import get_stage
+
+PROFILES: dict[str, dict] = {
+    "full": {},  # the seed's protocol, unchanged
+    "quick": {"epochs": 2, "subset": 2000},  # the whole pipeline in a few minutes on 2 CPU cores
+}
+REPORT_DIRS = {"full": "reports", "quick": "reports-quick"}
+
+
+def check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+def resolve_config(stage: str, profile: str = "full", **overrides) -> TrainConfig:
+    """The profile's settings for `stage`, then any explicit overrides (None means 'not given')."""
+    check_profile(profile)
+    get_stage(stage)
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return TrainConfig.from_dict({**TrainConfig().to_dict(), **PROFILES[profile], **given, "stage": stage})
+
+
+def reports_root(profile: str):
+    check_profile(profile)
+    return PROJECT_ROOT / REPORT_DIRS[profile]

@@ -1,0 +1,74 @@
+"""What a result depends on besides its config: library versions, backend, CPU, commit."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parents[1]
+# CPU features that decide training speed (and, at the last digit, results) on this project's machines.
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def git_commit() -> str | None:
+    """HEAD, with '-dirty' when tracked files differ from it: such a run is not reproducible from git."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_REPO,
+                           capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    return done.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def cpu() -> dict:
+    """The CPU's model name and which of CPU_FEATURES it has (Linux; elsewhere what platform says)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    return {"model": model, "features": [f for f in CPU_FEATURES if f in flags]}
+
+
+def environment() -> dict:
+    """Library versions, backend, device, CPU and commit, for metrics.json."""
+    import keras
+    import numpy
+    import sklearn
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu": cpu(),
+        "cpu_count": os.cpu_count(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "scikit_learn": sklearn.__version__,
+        "git_commit": git_commit(),
+    }
+    if info["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        info["device"] = ", ".join(d.name for d in gpus) if gpus else f"CPU ({os.cpu_count()} cores)"
+    elif info["backend"] == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+        info["device"] = ", ".join(str(d) for d in jax.devices())
+    return info

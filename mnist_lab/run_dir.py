@@ -1,0 +1,120 @@
+"""A run directory: what a finished run holds, reading it back, and one run per folder at a time.
+
+    config.json              the resolved TrainConfig
+    history.json             one record per epoch
+    metrics.json             test metrics, timings, provenance (written last: its presence means done)
+    test_probabilities.npz   the model's class probabilities for the 10,000 test digits (float16)
+    model.keras              the trained model (stage runs; seed sweeps leave it out for size)
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_lab.config import ConfigError
+from mnist_lab.files import atomic_path, read_json
+
+REQUIRED_FILES = ("config.json", "history.json", "metrics.json")
+PROBABILITIES = "test_probabilities.npz"
+MODEL = "model.keras"
+PARTIAL_DIR = ".partial"  # an unfinished run's checkpoint
+RUN_FILES = (*REQUIRED_FILES, PROBABILITIES, MODEL)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run directory: config.json, history.json and metrics.json."""
+
+    path: Path
+    config: dict
+    history: list
+    metrics: dict
+
+    @property
+    def stage(self) -> str:
+        return self.config["stage"]
+
+    def probabilities(self) -> np.ndarray:
+        """(10000, 10) float32 test-set probabilities."""
+        with np.load(self.path / PROBABILITIES) as saved:
+            return saved["probabilities"].astype(np.float32)
+
+
+def load_run(path) -> Run:
+    path = Path(path)
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path} is not a finished run: no {', '.join(missing)}")
+    return Run(path, read_json(path / "config.json"), read_json(path / "history.json"),
+               read_json(path / "metrics.json"))
+
+
+def write_probabilities(path: Path, probabilities: np.ndarray) -> None:
+    # float16 keeps 3 significant digits: plenty for averaging an ensemble, a fifth of the size.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, probabilities=probabilities.astype(np.float16))
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create out_dir if needed and prove a file can be written there, before any work starts."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output path {out_dir} is a file; give a directory (it is created if missing)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise ConfigError(f"cannot write to the output folder {out_dir} ({err.strerror or err}); "
+                          f"choose a writable folder") from None
+
+
+class RunBusy(ConfigError):
+    """Another process is running into the same folder."""
+
+
+class FolderLock:
+    """An exclusive OS lock on a folder, held for one run: a second run into it stops at once.
+
+    The lock file sits beside the folder (.NAME.lock), so the folder itself can be renamed or
+    replaced while locked. flock is released by the OS when the process dies, so a killed run
+    never blocks the next one.
+    """
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        self.path = folder.parent / f".{folder.name}.lock"
+        self.folder = folder
+        self._handle = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunBusy(f"another run (PID {holder}) is using {self.folder}; wait for it to finish, "
+                          f"or stop it, then run this again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None

@@ -1,0 +1,33 @@
+"""What training computes, pinned: a change that alters any run's numbers must bump
+mnist_lab.train.TRAINING_VERSION (which retrains every stage), or be undone.
+
+The reference values are in golden_training.json (`python tests/golden.py --write` after an
+intended change and a version bump). The tolerance survives another CPU's float rounding, not a
+change of the computation.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden import GOLDEN_PATH, GOLDEN_RUNS, golden_values
+from mnist_lab.train import TRAINING_VERSION
+
+MESSAGE = ("training results changed: bump the training version (mnist_lab.train.TRAINING_VERSION; this "
+           "retrains every stage) and run `python tests/golden.py --write`, or undo the change")
+GOLDEN = json.loads(GOLDEN_PATH.read_text())
+
+
+def test_golden_values_belong_to_this_training_version():
+    assert GOLDEN["training_version"] == TRAINING_VERSION, MESSAGE
+
+
+@pytest.mark.parametrize("stage", GOLDEN_RUNS)
+def test_training_computes_what_it_computed(stage, tmp_path):
+    values, expected = golden_values(stage, tmp_path / stage), GOLDEN["runs"][stage]
+    pairs = [(f"history {k}", values["history"][k], expected["history"][k]) for k in expected["history"]]
+    pairs += [(key, values[key], expected[key]) for key in ("test_loss", "test_accuracy", "weight_abs_sums")]
+    for name, got, want in pairs:
+        assert np.shape(got) == np.shape(want) and np.allclose(got, want, rtol=1e-4, atol=1e-6), \
+            f"{MESSAGE} ({stage}, {name}: {got} != {want})"
