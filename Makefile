@@ -85,12 +85,17 @@ reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports
 	@$(MAKE) --no-print-directory reproduce PROFILE=quick
 
 $(NOTEBOOKS): ## (each notebook by name, e.g. make 02_cnn [PROFILE=quick] [FORCE=1])
-	@$(MAKE) --no-print-directory $(call report_of,$@) $(if $(FORCE),FORCE=1)
+	@$(MAKE) --no-print-directory $(call report_of,$@)
+
+# FORCE=1 makes every report out of date for make, and the runner reruns it regardless of its inputs.
+ALWAYS := $(if $(FORCE),force-rerun)
+.PHONY: force-rerun
+force-rerun: ;
 
 # One rule per notebook: redone when the notebook or the package changed (the runner then
 # compares contents, so a fresh clone's new mtimes alone retrain nothing).
 define notebook_rule
-$(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) | $(INSTALLED)
+$(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) $(ALWAYS) | $(INSTALLED)
 	$(BIN)/mnist-lab notebook $(1) --profile $(PROFILE) $(if $(FORCE),--force)
 endef
 $(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))

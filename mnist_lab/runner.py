@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -171,11 +172,16 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
     if log_output:
         _show_papermill_log()
     try:
-        papermill.execute_notebook(
-            str(source), str(executed), parameters=parameters, kernel_name="python3",
-            cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
-        )
-    except Exception as err:  # PapermillExecutionError, a dead kernel, an interrupted run
+        with _stop_kernel_on_interrupt() as interrupt:
+            papermill.execute_notebook(
+                str(source), str(executed), parameters=parameters, kernel_name="python3",
+                cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
+            )
+        if interrupt["signal"]:
+            raise KeyboardInterrupt
+    except Exception as err:  # PapermillExecutionError, a dead kernel
+        if interrupt["signal"]:  # we stopped the kernel ourselves: an interrupt, not a failure
+            raise KeyboardInterrupt from None
         failed = reports / "failed" / f"{name}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
         if executed.is_file():
@@ -204,6 +210,33 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
     (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
     print(f"== {name}: report in {final_dir}", flush=True)
     return final_dir
+
+
+@contextlib.contextmanager
+def _stop_kernel_on_interrupt():
+    """Ctrl-C or SIGTERM while a notebook runs stops its kernel, and the run reports an interrupt.
+
+    Jupyter starts kernels in a session of their own, so the terminal's Ctrl-C never reaches
+    them: without this, training would go on and the report would be published anyway. The
+    kernel's checkpoint is written whole after every epoch, so stopping it loses at most the
+    epoch in progress.
+    """
+    import psutil
+
+    state = {"signal": None}
+
+    def stop(signum, frame):
+        state["signal"] = signum
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield state
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _tidy_staging(reports: Path, folder: str) -> None:

@@ -88,6 +88,9 @@ import os, pathlib
 pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
 pathlib.Path(run_dir, "result.txt").write_text(os.environ.get("FAKE_RESULT", "ok"))
 assert os.environ.get("FAKE_FAIL") != "1", "asked to fail"
+if os.environ.get("FAKE_HANG"):
+    pathlib.Path(os.environ["FAKE_HANG"]).write_text("started")
+    import time; time.sleep(120)
 '''
 
 
@@ -147,3 +150,62 @@ def test_a_stage_report_is_stale_when_the_previous_stage_has_new_results(tmp_pat
     (reports / "cnn" / "metrics.json").write_text('{"test_accuracy": 0.98}')
     assert len({str(without), str(first), str(runner.fingerprint("03_cnn_reg", "full", reports))}) == 3
     assert "previous_stage" not in runner.fingerprint("01_dnn", "full", reports)  # the first stage has none
+
+
+def test_an_interrupted_notebook_stops_its_kernel_and_publishes_nothing(fake_notebooks, monkeypatch, tmp_path):
+    """Ctrl-C (SIGINT) or SIGTERM reach the runner, not the kernel (Jupyter gives kernels their own
+    session): the runner stops the kernel and reports an interrupt, the old report stays."""
+    import os
+    import signal
+    import threading
+    import time
+
+    reports = fake_notebooks
+    runner.run_notebook("01_dnn", "full", reports, log_output=False)
+    before = (reports / "dnn" / "result.txt").read_text()
+    started = tmp_path / "started"
+    monkeypatch.setenv("FAKE_HANG", str(started))
+    monkeypatch.setenv("FAKE_RESULT", "never published")
+
+    def press_ctrl_c():
+        while not started.exists():
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_notebook("01_dnn", "full", reports, log_output=False, force=True)
+    assert time.monotonic() - began < 60  # the kernel was stopped, not waited for
+    assert (reports / "dnn" / "result.txt").read_text() == before
+    assert not (reports / ".staging").exists() and not (reports / "failed").exists()
+
+
+def test_two_runners_on_one_report_do_not_collide(fake_notebooks):
+    from mnist_lab.run_dir import FolderLock, RunBusy
+
+    with FolderLock(fake_notebooks / "dnn"):  # another runner holds this report
+        with pytest.raises(RunBusy, match="another run \\(PID"):
+            runner.run_notebook("01_dnn", "full", fake_notebooks, log_output=False)
+    runner.run_notebook("01_dnn", "full", fake_notebooks, log_output=False)  # free again
+
+
+def test_force_reruns_a_current_report_through_make(tmp_path):
+    """`make NOTEBOOK FORCE=1` runs the runner with --force even when make thinks it is up to date."""
+    import subprocess
+
+    report = tmp_path / "dnn" / "01_dnn.ipynb"
+    report.parent.mkdir()
+    report.write_text("{}")
+    future = 4_000_000_000  # newer than every source
+    os_utime = __import__("os").utime
+    os_utime(report, (future, future))
+
+    def dry_run(*extra):
+        done = subprocess.run(["make", "-n", "--no-print-directory", "01_dnn", "PROFILE=quick",
+                               f"REPORTS_quick={tmp_path}", *extra], cwd=PROJECT_ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "mnist-lab notebook" not in dry_run()  # current: make alone would do nothing
+    assert "mnist-lab notebook 01_dnn --profile quick --force" in dry_run("FORCE=1")
