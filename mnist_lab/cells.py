@@ -20,9 +20,11 @@ from mnist_lab.files import project_relative
 from mnist_lab.models import STAGES
 from mnist_lab.profiles import reports_root, resolve_config
 from mnist_lab.results import (COMPARISON_FIGURES, FIGURES, SEED_REPORTED_ACCURACY, accuracy_change, finished_runs,
-                               budget_table, markdown_table, previous_stage, results_markdown, summary_row)
+                               budget_table, markdown_table, previous_stage, results_markdown, seed_markdown, seed_rows,
+                               summary_row)
 from mnist_lab.run_dir import load_run
 from mnist_lab.stats import accuracy_interval
+from mnist_lab.sweep import all_stage_seeds, quick_sweep_for_notebook
 
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
@@ -191,3 +193,20 @@ def budget_evidence(result, profile: str, reports_dir=None) -> None:
     with contextlib.suppress(FileNotFoundError):
         runs = {"`cnn_bn`": load_run(root / "cnn_bn"), "`cnn_bn_aug` (this run)": result}
     _markdown(budget_table(runs))
+
+
+def seed_runs(profile: str, reports_dir=None) -> dict:
+    """The finished runs of every stage under the profile's protocol, by seed (quick: trains its one extra seed)."""
+    root = Path(reports_dir or reports_root(profile))
+    quick_sweep_for_notebook(profile, root)
+    runs = all_stage_seeds(root, profile)
+    for stage, stage_runs in runs.items():
+        print(f"{stage:<11} {len(stage_runs)} seeds: {', '.join(str(run.config['seed']) for run in stage_runs)}")
+    return runs
+
+
+def seed_variance(runs: dict, profile: str, reports_dir=None) -> None:
+    root = Path(reports_dir or reports_root(profile))
+    _markdown("\n".join(seed_markdown(runs)))
+    if runs:
+        _show(plots.seed_strip(seed_rows(runs)), root / COMPARISON_FIGURES["seed_strip"])

@@ -1,4 +1,4 @@
-"""`mnist-lab`: list stages, fetch the data, train a stage, run the notebooks.
+"""`mnist-lab`: list stages, fetch the data, train a stage or a seed sweep, run the notebooks, verify a run.
 
 Arguments are checked before TensorFlow is imported or any data is loaded, so a typo
 costs a second, not a training run.
@@ -64,6 +64,51 @@ def cmd_notebook(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from mnist_lab.profiles import check_profile
+    from mnist_lab.sweep import SWEEP_ORDER, parse_seeds, run_sweep
+
+    stages = args.stage or list(SWEEP_ORDER)
+    for stage in stages:
+        get_stage(stage)
+    check_profile(args.profile)
+    seeds = parse_seeds(args.seeds)
+    args.resume_hint = "finished runs are kept; run the same command again to resume the one in progress"
+    runs = run_sweep(stages, seeds, args.profile)
+    for run in runs:
+        print(f"{run.stage:<11} seed {run.config['seed']:>4}: test accuracy {100 * run.metrics['test_accuracy']:.2f}%  "
+              f"({run.path})")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from mnist_lab.verify import check_run_dir
+
+    if (args.run_dir is None) == (args.stage is None):
+        raise ConfigError("give a finished run folder (mnist-lab verify RUN_DIR) or a stage to train and check "
+                          "(mnist-lab verify --stage NAME)")
+    run_dir = args.run_dir
+    if args.stage is not None:
+        import secrets
+
+        from mnist_lab.profiles import resolve_config
+
+        seed = args.seed if args.seed is not None else 1000 + secrets.randbelow(10**6)  # outside the committed seeds
+        config = resolve_config(args.stage, "full", seed=seed)
+        run_dir = Path("runs") / "verify" / args.stage / f"seed_{seed}"
+        check_writable(run_dir)
+        args.resume_hint = f"finished epochs are kept in {run_dir}/.partial; rerun with --seed {seed} to resume"
+        from mnist_lab.train import run_stage
+
+        print(f"training {args.stage} with a fresh seed ({seed}) under the full protocol into {run_dir}")
+        run_stage(config, run_dir, keep_model=False)
+    elif not (Path(run_dir) / "metrics.json").is_file():
+        raise ConfigError(f"{run_dir} is not a finished run (no metrics.json); give the folder a train run wrote")
+    verdict = check_run_dir(run_dir)
+    print("\n".join(verdict.lines))
+    return verdict.code
+
+
 def cmd_nbval_refresh(args) -> int:
     from mnist_lab.runner import refresh_nbval
 
@@ -97,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     notebook.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
     notebook.add_argument("--force", action="store_true", help="run even if its inputs are unchanged")
     notebook.set_defaults(handler=cmd_notebook)
+    sweep = commands.add_parser("sweep", help="train one run per (stage, seed) into reports/seeds/")
+    sweep.add_argument("--stage", action="append", help="a stage (repeatable; default: all, contested first)")
+    sweep.add_argument("--seeds", required=True, help="e.g. 0-4 or 0,3,7 (seed 42 is the stage's own run)")
+    sweep.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    sweep.set_defaults(handler=cmd_sweep)
+    verify = commands.add_parser("verify", help="is a run's test accuracy inside its stage's committed band?")
+    verify.add_argument("run_dir", nargs="?", help="a finished run folder (from train or a notebook)")
+    verify.add_argument("--stage", help="instead: train this stage with a fresh seed, then check it")
+    verify.add_argument("--seed", type=int, help="the seed for --stage (default: a random one above 1000)")
+    verify.set_defaults(handler=cmd_verify)
     refresh = commands.add_parser("nbval-refresh", help="re-execute notebooks (quick profile) into tests/nbval/")
     refresh.add_argument("names", nargs="*", help="notebook names (default: all)")
     refresh.set_defaults(handler=cmd_nbval_refresh)

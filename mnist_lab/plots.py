@@ -124,3 +124,23 @@ def validation_curves(histories: dict[str, list[dict]]):
     figure.suptitle("validation curves, all stages")
     figure.tight_layout()
     return figure
+
+
+def seed_strip(rows: dict[str, dict]):
+    """Every seed's test accuracy per stage, with the mean and its 95% interval."""
+    figure, ax = plt.subplots(figsize=(7, 3.4))
+    rng = np.random.default_rng(0)  # horizontal jitter only, so overlapping seeds stay visible
+    for x, (stage, row) in enumerate(rows.items()):
+        accuracies = 100 * np.asarray(row["accuracies"])
+        ax.scatter(x + rng.uniform(-0.12, 0.12, len(accuracies)), accuracies, s=18, color="steelblue", alpha=0.8,
+                   label="one seed" if x == 0 else None)
+        ax.errorbar(x + 0.28, 100 * row["mean"], yerr=[[100 * (row["mean"] - row["mean_low"])],
+                                                       [100 * (row["mean_high"] - row["mean"])]],
+                    fmt="D", color="darkorange", capsize=4, label="mean, 95% interval" if x == 0 else None)
+    ax.set_xticks(range(len(rows)), list(rows))
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("test accuracy over seeds")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure

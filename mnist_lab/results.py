@@ -8,7 +8,9 @@ from pathlib import Path
 from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES
 from mnist_lab.run_dir import Run, load_run
-from mnist_lab.stats import accuracy_interval, changed_errors, mcnemar_p
+from mnist_lab.sweep import all_stage_seeds
+from mnist_lab.stats import (VERDICT_RULE, accuracy_interval, changed_errors, mcnemar_p, mean_interval, seed_summary,
+                             verdict)
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -20,9 +22,16 @@ FIGURES = {
 COMPARISON_FIGURES = {
     "accuracy_by_stage": "comparison/accuracy_by_stage.png",
     "validation_curves": "comparison/validation_curves.png",
+    "seed_strip": "comparison/seed_strip.png",
 }
 # The test accuracy the seed notebook reported for its model, `cnn_bn` here (its augmentation never ran).
 SEED_REPORTED_ACCURACY = 0.9945
+# The quick profile checks the pipeline in minutes; its numbers must not pass for results.
+QUICK_CAVEAT = ("> **Quick profile: these numbers check the pipeline, not the science.** Every stage trained "
+                "for a few epochs on a small stratified subset, so accuracies are far below the full "
+                "protocol's, and stages with BatchNorm can score lower still: BatchNorm's moving statistics, "
+                "used at test time, barely move in so few steps. The full-protocol results are in the "
+                "repository's README and reports/README.md.")
 # The root README's generated results section lies between these two lines.
 README_BEGIN = "<!-- results: written by make reproduce (mnist_lab.results.update_readme); do not edit by hand -->"
 README_END = "<!-- end of results -->"
@@ -70,18 +79,29 @@ def _backend(environment: dict) -> str:
     return f"{name} {environment[name]}" if name in environment else name
 
 
-def markdown_table(rows: list[dict], link_prefix: str | None = None) -> str:
-    """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/'."""
+def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict[str, dict] | None = None) -> str:
+    """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/';
+    with `seeds` (from seed_rows), a column of the mean and spread over seeds."""
     # Training speed beside the time: stages trained in different sessions may have had faster or slower machines.
-    header = ("| stage | test accuracy | test loss | parameters | epochs (best) | training time (images/s) "
-              "| training images | hardware | backend |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    seed_header = " mean ± std over seeds (n) |" if seeds is not None else ""
+    header = (f"| stage | test accuracy |{seed_header} test loss | parameters | epochs (best) | training time (images/s) "
+              "| training images | hardware | backend |\n| --- | ---: |" + (" ---: |" if seeds is not None else "")
+              + " ---: | ---: | ---: | ---: | ---: | --- | --- |")
     lines = [
-        f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% | {r['test_loss']:.4f} | "
+        f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% |{_seed_cell(seeds, r['stage'])}"
+        f" {r['test_loss']:.4f} | "
         f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | {r['training_minutes']:.1f} min ({r['images_per_second']:,.0f}) | "
         f"{r['train_images']:,} | {r['device']} | {r['backend']} |"
         for r in rows
     ]
     return "\n".join([header, *lines])
+
+
+def _seed_cell(seeds: dict[str, dict] | None, stage: str) -> str:
+    if seeds is None:
+        return ""
+    row = seeds.get(stage)
+    return " — |" if row is None else f" {100 * row['mean']:.2f}% ± {100 * row['std']:.2f} ({row['n']}) |"
 
 
 def _stage_cell(stage: str, link_prefix: str | None) -> str:
@@ -119,17 +139,22 @@ def accuracy_changes(runs: dict[str, Run]) -> list[str]:
     return lines
 
 
-def results_markdown(runs: dict[str, Run], link_prefix: str) -> list[str]:
-    """The table, the stages not run yet and what each ingredient changed, as markdown lines."""
+def results_markdown(runs: dict[str, Run], link_prefix: str, seed_runs: dict[str, list[Run]] | None = None) -> list[str]:
+    """The table, the stages not run yet, the verdict of each step over seeds and what each
+    step changed between the single runs, as markdown lines."""
     if not runs:
         return ["No stage has finished yet.", ""]
-    parts = [markdown_table([summary_row(run) for run in runs.values()], link_prefix=link_prefix), ""]
+    seeds = seed_rows(seed_runs) if seed_runs is not None else None
+    parts = [markdown_table([summary_row(run) for run in runs.values()], link_prefix=link_prefix, seeds=seeds), ""]
     missing = [name for name in STAGES if name not in runs]
     if missing:
         parts += [f"Not run yet: {', '.join(missing)}.", ""]
+    if seed_runs:
+        parts += ["**Is each step real?**", "", *seed_markdown(seed_runs)]
     changes = accuracy_changes(runs)
     if changes:
-        parts += ["Test accuracy gained by each step, on the canonical 10,000 test images. *Fixed* and *new* "
+        parts += ["Per image, between the seed-42 runs: test accuracy gained by each step on the canonical 10,000 "
+                  "test images. *Fixed* and *new* "
                   "count the digits that only the earlier or only the later model gets wrong; McNemar's exact test "
                   "gives the chance of a split at least that uneven between two equally good models.",
                   "", *changes, ""]
@@ -147,9 +172,11 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "every number and figure comes from the runs in the folders below. Test metrics are on "
         "the canonical 10,000-image test set.",
         "",
-        *results_markdown(runs, link_prefix=""),
+        *([QUICK_CAVEAT, ""] if profile == "quick" else []),
+        *results_markdown(runs, link_prefix="", seed_runs=all_stage_seeds(reports_dir, profile)),
     ]
     figures = [("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
+               ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
                ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"])]
     figures += [(f"Learning curves: {name}", f"{name}/{FIGURES['learning_curves']}") for name in runs]
     for caption, relative in figures:
@@ -162,11 +189,22 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
 
 
 def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
-    """The root README's results section: the table, the gains, and the headline figures."""
+    """The root README's results section: the table, each step's verdict over seeds, the seed's
+    model against its reported accuracy, and the headline figures (the rest is in reports/README.md)."""
     reports_dir = Path(reports_dir)
     runs = finished_runs(reports_dir)
-    parts = results_markdown(runs, link_prefix=link_prefix)
-    headline = [("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"])]
+    if not runs:
+        return "No stage has finished yet."
+    seed_runs = all_stage_seeds(reports_dir, "full")
+    rows = seed_rows(seed_runs)
+    parts = [markdown_table([summary_row(run) for run in runs.values()], link_prefix=link_prefix, seeds=rows), ""]
+    steps = step_verdicts(rows)
+    if steps:
+        parts += [f"**Is each step real?** Over seeds, by a rule fixed before the runs: {VERDICT_RULE}.", "",
+                  *map(verdict_line, steps), ""]
+    parts += [line for line in accuracy_changes(runs) if line.startswith("- The seed's model")] + [""]
+    headline = [("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
+                ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"])]
     if runs:
         last = list(runs)[-1]  # the final stage once every stage has run
         headline.append((f"Learning curves of `{last}`", f"{last}/{FIGURES['learning_curves']}"))
@@ -218,3 +256,69 @@ def _maybe(cross_entropy: float | None, total: float | None = None) -> str:
     if cross_entropy is None:
         return "—"
     return f"{(total - cross_entropy if total is not None else cross_entropy):.4f}"
+
+
+# --- Seed variance: every stage over several seeds, and a verdict for every step.
+
+
+def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
+    """Per stage: the seeds' test accuracies and errors summarised."""
+    rows = {}
+    for stage, runs in seed_runs.items():
+        accuracies = [run.metrics["test_accuracy"] for run in runs]
+        errors = [len(run.metrics["misclassified"]) for run in runs]
+        low, high = mean_interval(accuracies)
+        rows[stage] = {**seed_summary(accuracies), "mean_low": low, "mean_high": high,
+                       "seeds": [run.config["seed"] for run in runs], "accuracies": accuracies,
+                       "errors_mean": sum(errors) / len(errors), "errors_min": min(errors), "errors_max": max(errors),
+                       "backends": sorted({_backend(run.metrics["environment"]) for run in runs})}
+    return rows
+
+
+def seed_table(rows: dict[str, dict]) -> str:
+    header = ("| stage | seeds | mean test accuracy (95% interval) | std | min - max | test errors, mean (min - max) |\n"
+              "| --- | ---: | ---: | ---: | ---: | ---: |")
+    lines = [f"| `{stage}` | {r['n']} | {100 * r['mean']:.3f}% ({100 * r['mean_low']:.2f}-{100 * r['mean_high']:.2f}%) "
+             f"| {100 * r['std']:.3f} | {100 * r['min']:.2f}-{100 * r['max']:.2f}% "
+             f"| {r['errors_mean']:.1f} ({r['errors_min']}-{r['errors_max']}) |" for stage, r in rows.items()]
+    return "\n".join([header, *lines])
+
+
+def step_verdicts(rows: dict[str, dict]) -> list[dict]:
+    """One verdict per ladder step whose two stages both have seeds."""
+    steps = []
+    for stage in rows:
+        before = previous_stage(stage)
+        if before in rows:
+            steps.append({"before": before, "after": stage,
+                          **verdict(rows[before]["accuracies"], rows[stage]["accuracies"])})
+    return steps
+
+
+def verdict_line(step: dict) -> str:
+    head = (f"`{step['before']}` → `{step['after']}` ({STAGES[step['after']].summary}): "
+            f"{100 * step['difference']:+.3f} points")
+    if step["verdict"] == "not enough seeds":
+        return f"- {head}; **not enough seeds** ({step['n_before']} and {step['n_after']}) for an interval"
+    interval = f"95% interval {100 * step['low']:+.3f} to {100 * step['high']:+.3f}"
+    odds = f"a run of `{step['after']}` beats one of `{step['before']}` in {100 * step['p_superiority']:.0f}% of pairs"
+    if step["verdict"] == "real":
+        word = "**real gain**" if step["difference"] > 0 else "**real loss**"
+        return f"- {head} ({interval}; {odds}): {word}"
+    bound = 100 * max(abs(step["low"]), abs(step["high"]))
+    return (f"- {head} ({interval}; {odds}): **not detectable** with {step['n_before']} and {step['n_after']} "
+            f"seeds; the difference is smaller than {bound:.2f} points")
+
+
+def seed_markdown(seed_runs: dict[str, list[Run]]) -> list[str]:
+    """The seed-variance table and the step verdicts, with the rule stated first."""
+    if not seed_runs:
+        return ["No seed sweep has finished yet (`make seeds`)."]
+    rows = seed_rows(seed_runs)
+    parts = [f"Over seeds (only the training seed varies; the split is the seed notebook's). Rule, fixed before "
+             f"the runs: {VERDICT_RULE}. Welch's interval, since the stages' spreads differ.", "",
+             seed_table(rows), ""]
+    steps = step_verdicts(rows)
+    if steps:
+        parts += [*map(verdict_line, steps), ""]
+    return parts

@@ -29,6 +29,7 @@ from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative, read_js
 from mnist_lab.models import STAGES
 from mnist_lab.profiles import PROFILES, check_profile, reports_root
 from mnist_lab.results import previous_stage, update_readme, write_reports_readme
+from mnist_lab.sweep import SEEDS_DIR
 from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -89,9 +90,11 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
     if before is not None:  # a stage notebook compares itself with the previous stage's results
         previous_metrics = reports / before / "metrics.json"
         inputs["previous_stage"] = sha256_files([previous_metrics]) if previous_metrics.is_file() else None
-    if NOTEBOOKS[name] == "comparison":  # redone when any stage's results change
+    if NOTEBOOKS[name] == "comparison":  # redone when any stage's or seed's results change
         inputs["stages"] = {stage: sha256_files([reports / stage / "metrics.json"])
                             for stage in STAGES if (reports / stage / "metrics.json").is_file()}
+        seeds = sorted((reports / SEEDS_DIR).glob("*/seed_*/metrics.json"))
+        inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}
     return inputs
 
 

@@ -29,3 +29,80 @@ def accuracy_interval(metrics: dict, confidence: float = 0.95) -> tuple[float, f
     correct = total - len(metrics["misclassified"])
     interval = binomtest(correct, total).proportion_ci(confidence, method="wilson")
     return interval.low, interval.high
+
+
+# --- Seed variance: the same stage trained with several seeds, compared with another stage.
+
+# The rule for a step's verdict, fixed before any seed's result was seen.
+VERDICT_RULE = ("a step is *real* when the 95% Welch interval of the difference of mean test accuracies "
+                "excludes 0; otherwise it is *not detectable* with these seeds, and the interval bounds "
+                "how large the difference can be")
+
+
+def seed_summary(accuracies) -> dict:
+    """Mean, sample standard deviation, min and max of test accuracies over seeds."""
+    import numpy as np
+
+    values = np.asarray(accuracies, dtype=float)
+    return {"n": len(values), "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "min": float(values.min()), "max": float(values.max())}
+
+
+def mean_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean over seeds (the error bar of a stage's mean)."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), float(values.mean())
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    return float(low), float(high)
+
+
+def difference_interval(before, after, confidence: float = 0.95) -> tuple[float, float, float]:
+    """mean(after) - mean(before) and its Welch interval (unequal variances, Welch-Satterthwaite df)."""
+    import numpy as np
+    from scipy import stats
+
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    difference = float(after.mean() - before.mean())
+    if min(len(before), len(after)) < 2:
+        return difference, float("nan"), float("nan")
+    if np.var(before) == 0 and np.var(after) == 0:  # identical runs: no spread to test against
+        return difference, difference, difference
+    interval = stats.ttest_ind(after, before, equal_var=False).confidence_interval(confidence)
+    return difference, float(interval.low), float(interval.high)
+
+
+def probability_of_superiority(before, after) -> float:
+    """The chance that a run of `after` beats a run of `before`, over all pairs of seeds (ties count half)."""
+    import numpy as np
+
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    wins = (after[:, None] > before[None, :]).sum() + 0.5 * (after[:, None] == before[None, :]).sum()
+    return float(wins / (len(before) * len(after)))
+
+
+def verdict(before, after) -> dict:
+    """Apply VERDICT_RULE to two stages' test accuracies over seeds."""
+    difference, low, high = difference_interval(before, after)
+    if low != low:  # nan: fewer than two seeds on one side
+        word = "not enough seeds"
+    elif low > 0 or high < 0:
+        word = "real"
+    else:
+        word = "not detectable"
+    return {"difference": difference, "low": low, "high": high, "verdict": word,
+            "p_superiority": probability_of_superiority(before, after), "n_before": len(before), "n_after": len(after)}
+
+
+def band_z(accuracy: float, mean: float, std: float, test_size: int = 10_000) -> tuple[float, float]:
+    """(z, std used): how many standard deviations a run lies from a band's mean. The std is
+    floored at the test set's binomial error, so a band from a few very similar seeds is not
+    narrower than the test set can resolve."""
+    import math
+
+    floor = math.sqrt(mean * (1 - mean) / test_size)
+    used = max(std, floor)
+    return (accuracy - mean) / used, used

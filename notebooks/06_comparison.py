@@ -19,7 +19,9 @@
 #
 # The questions this repository exists for are answered here: how much does each
 # ingredient add, does the seed's own model (`cnn_bn`) reach its 99.45%, and does the
-# augmentation the seed meant to apply (`cnn_bn_aug`) take it further?
+# augmentation the seed meant to apply (`cnn_bn_aug`) take it further? One run per stage
+# cannot say when neighbouring stages differ by a few test digits, so the second part
+# compares every stage over several training seeds.
 
 # %% tags=["parameters"]
 profile = "full"  # which reports to compare: "full" (reports/) or "quick" (reports-quick/)
@@ -33,3 +35,29 @@ from mnist_lab import cells  # noqa: E402
 
 # %% tags=["nbval-ignore-output"]
 runs = cells.comparison(profile, reports_dir)
+
+# %% [markdown]
+# ## Seed variance: is each step real?
+#
+# Another training seed (initialisation, shuffling, dropout, augmentation draws) moves every
+# result, by about as much as the last steps of the ladder differ. So each stage is trained
+# with several seeds under the same protocol and the same split (`make seeds`; the stage's
+# own run, seed 42, is one of them), and each step is judged on the seeds, by a rule fixed
+# before any run was seen:
+#
+# - a step is **real** when the 95% interval of the difference of mean test accuracies
+#   (Welch's, since the stages' spreads differ) excludes 0;
+# - otherwise it is **not detectable** with these seeds, and the interval bounds how large
+#   the difference can be.
+#
+# Beside the interval: how often a run of the later stage beats one of the earlier stage, over
+# all pairs of seeds. The per-image McNemar lines above compare the two seed-42 runs only.
+#
+# With the quick profile this notebook first trains one extra seed per stage itself (about a
+# minute); with the full profile it only reads the committed sweep.
+
+# %%
+seed_runs = cells.seed_runs(profile, reports_dir)
+
+# %% tags=["nbval-ignore-output"]
+cells.seed_variance(seed_runs, profile, reports_dir)

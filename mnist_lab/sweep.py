@@ -1,0 +1,98 @@
+"""Seed sweeps: one run per (stage, seed) under a profile's protocol, and reading them back.
+
+Only the training seed varies (initialisation, shuffling, dropout, augmentation draws); the
+split stays the seed notebook's (`split_seed` 42). A stage's committed run in reports/STAGE/
+(seed 42) counts as one of its seeds; the others live in reports/seeds/STAGE/seed_N/ and keep
+config.json, history.json, metrics.json and the test probabilities, but no model (size).
+Each run is its own unit: locked, resumable, reused when finished.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mnist_lab.config import MAX_SEED, ConfigError, TrainConfig
+from mnist_lab.models import STAGES
+from mnist_lab.profiles import check_profile, reports_root, resolve_config
+from mnist_lab.run_dir import Run, load_run
+
+SEEDS_DIR = "seeds"
+STAGE_RUN_SEED = TrainConfig.seed  # the stage notebook's run, reports/STAGE/, is this seed
+# Seeds each profile's sweep adds to the stage run. Quick: one more, trained by the comparison
+# notebook itself (seconds); full: `make seeds` trains them (hours), the notebook only reads them.
+SWEEP_SEEDS = {"full": (0, 1, 2, 3), "quick": (0,)}
+# `make seeds` trains the steps whose single-seed results were a few digits apart first.
+SWEEP_ORDER = ("cnn_reg", "cnn_bn", "cnn_bn_aug", "dnn", "cnn")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0, 1, 2, 3, 4]; '0,3,7' and '0-2,9' work too."""
+    seeds = []
+    for part in str(text).split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise ConfigError(f"seeds must look like 0-4 or 0,3,7 (integers 0 to {MAX_SEED}), got {text!r}")
+        low, high = int(match[1]), int(match[2] or match[1])
+        if high < low or high > MAX_SEED:
+            raise ConfigError(f"seed range {part.strip()!r} must run upwards within 0 to {MAX_SEED}")
+        seeds += range(low, high + 1)
+    return sorted(set(seeds))
+
+
+def seed_run_dir(reports: Path, stage: str, seed: int) -> Path:
+    return reports / stage if seed == STAGE_RUN_SEED else reports / SEEDS_DIR / stage / f"seed_{seed}"
+
+
+def run_sweep(stages, seeds, profile: str = "full", reports=None, *, verbose="auto") -> list[Run]:
+    """Train every (stage, seed) not finished yet, one after the other; return all the runs."""
+    from mnist_lab.train import run_stage  # imports TensorFlow
+
+    check_profile(profile)
+    reports = Path(reports or reports_root(profile))
+    plan = [(stage, seed) for seed in seeds for stage in stages]
+    runs = []
+    for number, (stage, seed) in enumerate(plan, start=1):
+        out = seed_run_dir(reports, stage, seed)
+        print(f"== sweep {number}/{len(plan)}: {stage} seed {seed} -> {out}", flush=True)
+        runs.append(run_stage(resolve_config(stage, profile, seed=seed), out, verbose=verbose,
+                              keep_model=seed == STAGE_RUN_SEED))
+    return runs
+
+
+def protocol_of(config: dict) -> dict:
+    """What must match for two runs to be seeds of one experiment: everything but the seed."""
+    fields = TrainConfig.from_dict(config).to_dict()
+    fields.pop("seed")
+    return fields
+
+
+def stage_seeds(reports, stage: str, profile: str = "full") -> list[Run]:
+    """The finished runs of `stage` under the profile's protocol, any seed, in seed order.
+
+    Runs under another protocol (another epoch budget, subset, ...) are not seeds of this one
+    and are left out.
+    """
+    reports = Path(reports)
+    expected = protocol_of(resolve_config(stage, profile).to_dict())
+    candidates = [reports / stage, *sorted((reports / SEEDS_DIR / stage).glob("seed_*"))]
+    runs = []
+    for path in candidates:
+        try:
+            run = load_run(path)
+        except FileNotFoundError:
+            continue
+        if protocol_of(run.config) == expected:
+            runs.append(run)
+    return sorted(runs, key=lambda run: run.config["seed"])
+
+
+def all_stage_seeds(reports, profile: str = "full") -> dict[str, list[Run]]:
+    return {stage: runs for stage in STAGES if (runs := stage_seeds(reports, stage, profile))}
+
+
+def quick_sweep_for_notebook(profile: str, reports) -> None:
+    """The comparison notebook's quick profile trains its few extra seeds itself (about a minute)."""
+    if profile == "quick":
+        run_sweep(list(STAGES), SWEEP_SEEDS["quick"], profile, reports, verbose=0)
+

@@ -1,0 +1,63 @@
+"""Does a run agree with the committed seeds of its stage? The check a reader runs on a clone.
+
+The band of a stage is its committed seeds under the full protocol: mean and standard
+deviation of test accuracy. A run is inside the band when it lies within BAND_Z standard
+deviations of the mean, the deviation floored at the test set's binomial error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_lab.profiles import reports_root
+from mnist_lab.run_dir import Run, load_run
+from mnist_lab.stats import band_z, seed_summary
+from mnist_lab.sweep import protocol_of, stage_seeds
+
+BAND_Z = 3.0
+INSIDE, OUTSIDE, INCOMPARABLE = 0, 1, 2  # the exit codes of `mnist-lab verify`
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: int
+    lines: list[str]
+
+
+def check_run(run: Run, reports=None) -> Verdict:
+    reports = Path(reports or reports_root("full"))
+    stage = run.stage
+    seeds = [seed for seed in stage_seeds(reports, stage) if seed.path.resolve() != run.path.resolve()]
+    if len(seeds) < 2:
+        return Verdict(INCOMPARABLE, [f"{stage}: the committed band has {len(seeds)} run(s) under the full "
+                                      f"protocol in {reports}; at least 2 are needed to say anything"])
+    band_protocol = protocol_of(seeds[0].config)
+    differs = {key: (value, band_protocol[key]) for key, value in protocol_of(run.config).items()
+               if value != band_protocol[key]}
+    if differs:
+        what = ", ".join(f"{key} {mine!r} (band: {theirs!r})" for key, (mine, theirs) in differs.items())
+        return Verdict(INCOMPARABLE, [f"{run.path}: trained under another protocol than the {stage} band: {what}. "
+                                      "Comparing its accuracy with the band would be meaningless."])
+    summary = seed_summary([seed.metrics["test_accuracy"] for seed in seeds])
+    accuracy = run.metrics["test_accuracy"]
+    z, used = band_z(accuracy, summary["mean"], summary["std"], run.metrics["data"]["test"])
+    inside = abs(z) <= BAND_Z
+    lines = [
+        f"{stage} band: mean {100 * summary['mean']:.3f}%, std {100 * summary['std']:.3f} points over "
+        f"{summary['n']} committed seeds (range {100 * summary['min']:.2f}-{100 * summary['max']:.2f}%)",
+        f"this run ({run.path}, seed {run.config['seed']}): {100 * accuracy:.2f}%, z = {z:+.2f}",
+        f"rule: inside when |z| <= {BAND_Z:g}, z measured in the band's std floored at the test set's binomial "
+        f"error ({100 * used:.3f} points here)",
+    ]
+    backends = {seed.metrics["environment"].get("backend") for seed in seeds}
+    mine = run.metrics["environment"].get("backend")
+    if mine not in backends:
+        lines.append(f"note: this run used the {mine} backend; the band's runs used {', '.join(sorted(map(str, backends)))}")
+    lines.append("INSIDE the band: this run reproduces the repository's result" if inside
+                 else "OUTSIDE the band: this run does not agree with the committed seeds")
+    return Verdict(INSIDE if inside else OUTSIDE, lines)
+
+
+def check_run_dir(path, reports=None) -> Verdict:
+    return check_run(load_run(path), reports)
