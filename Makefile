@@ -2,13 +2,16 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-PYTHON_BOOTSTRAP ?= $(shell command -v python3.11 || command -v python3)
+# The first Python that TensorFlow 2.21 and the pins support (3.11 to 3.13); 3.11 is what CI runs.
+SUPPORTED_PYTHON := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON_BOOTSTRAP ?= $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED_PYTHON)' 2>/dev/null && command -v $(p))))
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Stamp file: the install is redone when the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
 
 STAGE ?= cnn_bn_aug
+SEEDS ?= 0-3
 EPOCHS ?=
 SUBSET ?=
 TRAIN_ARGS := --stage $(STAGE) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SUBSET),--subset $(SUBSET))
@@ -36,14 +39,15 @@ STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
 COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
 PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
 
-.PHONY: help env data stages train test test-unit nbval-refresh bench clean reproduce reproduce-quick $(NOTEBOOKS)
+.PHONY: help env data stages train seeds verify lint format sync test test-unit nbval-refresh bench clean reproduce reproduce-quick $(NOTEBOOKS)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
-	@echo "  Variables: STAGE=$(STAGE) (one of: dnn cnn cnn_reg cnn_bn cnn_bn_aug), EPOCHS=, SUBSET=,"
+	@echo "  Variables: STAGE=$(STAGE) (one of: dnn cnn cnn_reg cnn_bn cnn_bn_aug), EPOCHS=, SUBSET=, SEEDS=$(SEEDS),"
 	@echo "             PROFILE=$(PROFILE) (full or quick), FORCE=1 (rerun notebooks whose inputs are unchanged)"
 
 $(INSTALLED): requirements.txt pyproject.toml
+	@test -n "$(PYTHON_BOOTSTRAP)" || { echo "no Python 3.11 to 3.13 found: install one (TensorFlow 2.21 supports these)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -62,9 +66,26 @@ stages: $(INSTALLED) ## List the stages
 train: $(INSTALLED) ## Train STAGE into runs/STAGE (e.g. make train STAGE=dnn EPOCHS=2 SUBSET=5000)
 	$(BIN)/mnist-lab train $(TRAIN_ARGS)
 
+seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; contested steps first)
+	$(BIN)/mnist-lab sweep --seeds $(SEEDS)
+
+verify: $(INSTALLED) ## Train one fresh seed of STAGE and check it against the committed seeds (exit 0 inside the band)
+	$(BIN)/mnist-lab verify --stage $(STAGE)
+
+lint: $(INSTALLED) ## ruff: lint and format check (a test checks the notebook pairs; make sync fixes them)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+sync: $(INSTALLED) ## Pair each notebooks/*.py with its .ipynb (jupytext; outputs are never stored)
+	$(BIN)/jupytext --sync notebooks/*.py
+
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg --nbval-cell-timeout 900
 
-test: $(INSTALLED) ## Run the whole test suite: unit tests and nbval on every notebook (quick profile)
+test: lint ## The whole test suite: lint, unit tests, and nbval on every notebook (quick profile)
 	$(BIN)/python -m pytest $(NBVAL) tests
 
 test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)

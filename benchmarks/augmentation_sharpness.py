@@ -36,14 +36,21 @@ def gradient_energy(images: np.ndarray) -> float:
 
 
 def augmented_versions(images: np.ndarray, config: TrainConfig) -> dict[str, np.ndarray]:
-    datagen = ImageDataGenerator(rotation_range=config.rotation_degrees, zoom_range=config.zoom,
-                                 width_shift_range=config.shift, height_shift_range=config.shift)
-    three_layers = Sequential([
-        layers.RandomRotation(config.rotation_degrees / 360, fill_mode="nearest", seed=config.seed),
-        layers.RandomZoom((-config.zoom, config.zoom), (-config.zoom, config.zoom), fill_mode="nearest",
-                          seed=config.seed + 1),
-        layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=config.seed + 2),
-    ])
+    datagen = ImageDataGenerator(
+        rotation_range=config.rotation_degrees,
+        zoom_range=config.zoom,
+        width_shift_range=config.shift,
+        height_shift_range=config.shift,
+    )
+    three_layers = Sequential(
+        [
+            layers.RandomRotation(config.rotation_degrees / 360, fill_mode="nearest", seed=config.seed),
+            layers.RandomZoom(
+                (-config.zoom, config.zoom), (-config.zoom, config.zoom), fill_mode="nearest", seed=config.seed + 1
+            ),
+            layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=config.seed + 2),
+        ]
+    )
     return {
         "original": images,
         "seed": np.stack([datagen.random_transform(image, seed=i) for i, image in enumerate(images)]),
@@ -58,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     config = TrainConfig()
     (x_train, _), _ = fetch_mnist().as_keras_tuple()
-    images = x_train[:args.count, ..., None].astype("float32") / 255.0  # (n, 28, 28, 1) in [0, 1], as trained
+    images = x_train[: args.count, ..., None].astype("float32") / 255.0  # (n, 28, 28, 1) in [0, 1], as trained
     versions = augmented_versions(images, config)
     baseline = gradient_energy(images)
     print(f"{'augmentation':14s} {'gradient energy':>16s} {'vs original':>12s} {'pixels > 0.9':>13s}")

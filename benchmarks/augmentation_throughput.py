@@ -1,9 +1,15 @@
-"""Training throughput of cnn_bn_aug with four input pipelines, in one run:
+"""Training throughput of cnn_bn_aug against the machine's own peak, in one run:
 
     seed        ImageDataGenerator(...).flow(x, y, batch_size=64): what the seed meant to use
     ours        mnist_lab.pipeline: ImageDataGenerator's affine warp on whole batches in tf.data
     no_aug      the same tf.data pipeline without augmentation (the ceiling for ours)
     seed_arrays model.fit on the NumPy arrays, no augmentation: what the seed actually ran
+    ours_bf16   ours, with TrainConfig(precision="mixed_bfloat16")
+
+and, with --full-epoch, one whole epoch of `mnist-lab train` (validation pass included) in
+float32 and in mixed_bfloat16. Each figure is given as images/s and as a fraction of the
+machine's float32 matmul peak (benchmarks/machine_peak.py), at the FLOPs per training image
+counted from the model.
 
 Each measurement runs in a fresh process: once ImageDataGenerator's pipeline has trained
 in a process, later training in that process ran 10-40% slower here, so sharing one
@@ -12,7 +18,7 @@ model for --warmup + --steps steps in one fit call and times only the last --ste
 (tracing and the iterator's start are not timed). The pipelines take turns for --rounds
 rounds, so a machine whose speed drifts affects them alike; medians are reported.
 
-    python benchmarks/augmentation_throughput.py [--steps 60] [--warmup 10] [--rounds 3]
+    python benchmarks/augmentation_throughput.py [--steps 60] [--warmup 10] [--rounds 3] [--full-epoch]
 """
 
 from __future__ import annotations
@@ -31,22 +37,35 @@ from tensorflow.keras.preprocessing.image import ImageDataGenerator  # noqa: E40
 
 from mnist_lab.config import TrainConfig  # noqa: E402
 from mnist_lab.data import fetch_mnist, make_splits  # noqa: E402
-from mnist_lab.provenance import environment  # noqa: E402
 from mnist_lab.models import STAGES  # noqa: E402
 from mnist_lab.pipeline import make_dataset, seed_augmentation  # noqa: E402
+from mnist_lab.provenance import cpu, environment  # noqa: E402
 from mnist_lab.train import compile_model, set_seeds  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from machine_peak import SIZE, matmul_peak, training_flops  # noqa: E402
 
 
 def seed_pipeline(splits, config):
-    datagen = ImageDataGenerator(rotation_range=config.rotation_degrees, zoom_range=config.zoom,
-                                 width_shift_range=config.shift, height_shift_range=config.shift)
+    datagen = ImageDataGenerator(
+        rotation_range=config.rotation_degrees,
+        zoom_range=config.zoom,
+        width_shift_range=config.shift,
+        height_shift_range=config.shift,
+    )
     return datagen.flow(splits.x_train, splits.y_train, batch_size=config.batch_size, seed=config.seed)
 
 
 def our_pipeline(splits, config, augment=True):
     augmentation = seed_augmentation(config) if augment else None
-    return make_dataset(splits.x_train, splits.y_train, batch_size=config.batch_size, training=True,
-                        augmentation=augmentation, seed=config.seed).repeat()
+    return make_dataset(
+        splits.x_train,
+        splits.y_train,
+        batch_size=config.batch_size,
+        training=True,
+        augmentation=augmentation,
+        seed=config.seed,
+    ).repeat()
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -63,32 +82,50 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def images_per_second(data, config, steps: int, warmup: int) -> float:
+    keras.mixed_precision.set_global_policy(config.precision)
     set_seeds(config.seed)
     model = compile_model(STAGES["cnn_bn_aug"](), config)
     timer = StepTimer(warmup)
     if isinstance(data, tuple):  # NumPy arrays, batched by Keras as in the seed's fit call
         size = (warmup + steps) * config.batch_size
-        model.fit(data[0][:size], data[1][:size], batch_size=config.batch_size, epochs=1, verbose=0,
-                  callbacks=[timer])
+        model.fit(data[0][:size], data[1][:size], batch_size=config.batch_size, epochs=1, verbose=0, callbacks=[timer])
     else:
         model.fit(data, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[timer])
     return steps * config.batch_size / (timer.ended - timer.started)
 
 
-PIPELINES = ("seed", "ours", "no_aug", "seed_arrays")
+PIPELINES = ("seed", "ours", "no_aug", "seed_arrays", "ours_bf16")
 
 
 def measure(name: str, steps: int, warmup: int) -> float:
-    config = TrainConfig(stage="cnn_bn_aug")
-    splits = make_splits(fetch_mnist().as_keras_tuple(), validation_fraction=config.validation_fraction,
-                         split_seed=config.split_seed)
+    config = TrainConfig(stage="cnn_bn_aug", precision="mixed_bfloat16" if name.endswith("bf16") else "float32")
+    splits = make_splits(
+        fetch_mnist().as_keras_tuple(), validation_fraction=config.validation_fraction, split_seed=config.split_seed
+    )
     data = {
         "seed": lambda: seed_pipeline(splits, config),
         "ours": lambda: our_pipeline(splits, config),
+        "ours_bf16": lambda: our_pipeline(splits, config),
         "no_aug": lambda: our_pipeline(splits, config, augment=False),
         "seed_arrays": lambda: (splits.x_train, splits.y_train),
     }[name]()
     return images_per_second(data, config, steps, warmup)
+
+
+def full_epoch(precision: str) -> float:
+    """images/s of one whole epoch of `mnist-lab train` (validation pass and callbacks included)."""
+    import tempfile
+
+    from mnist_lab.train import run_stage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = run_stage(TrainConfig(stage="cnn_bn_aug", epochs=1, precision=precision), tmp, verbose=0)
+    return run.metrics["images_per_second"]
+
+
+def child_output(*arguments) -> list[str]:
+    done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1].split()
 
 
 def main() -> None:
@@ -96,31 +133,60 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="timed training steps per measurement")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per pipeline, interleaved")
-    parser.add_argument("--only", choices=PIPELINES, help=argparse.SUPPRESS)  # one measurement (child process)
+    parser.add_argument("--full-epoch", action="store_true", help="also time one whole epoch, float32 and bf16")
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # one measurement, in a child process
     args = parser.parse_args()
+    if args.only == "peak":
+        print(matmul_peak("float32"), matmul_peak("bfloat16"))
+        return
+    if args.only and args.only.startswith("epoch_"):
+        print(full_epoch(args.only.removeprefix("epoch_")))
+        return
     if args.only:
         print(measure(args.only, args.steps, args.warmup))
         return
 
     env = environment()
-    print(f"cnn_bn_aug, batch {TrainConfig.batch_size}, {args.rounds} rounds of {args.steps} timed steps "
-          f"after {args.warmup} warm-up, one process per measurement; {env['device']}, "
-          f"TensorFlow {env.get('tensorflow')}, Keras {env['keras']}", flush=True)
+    print(
+        f"cnn_bn_aug, batch {TrainConfig.batch_size}, {args.rounds} rounds of {args.steps} timed steps "
+        f"after {args.warmup} warm-up, one process per measurement; {env['device']}, "
+        f"TensorFlow {env.get('tensorflow')}, Keras {env['keras']}",
+        flush=True,
+    )
     rates = {name: [] for name in PIPELINES}
     for round_number in range(1, args.rounds + 1):
         for name in PIPELINES:
-            child = subprocess.run(
-                [sys.executable, __file__, "--only", name, "--steps", str(args.steps), "--warmup", str(args.warmup)],
-                capture_output=True, text=True, check=True,
-            )
-            rates[name].append(float(child.stdout.strip().splitlines()[-1]))
+            timing = ("--steps", str(args.steps), "--warmup", str(args.warmup))
+            rates[name].append(float(child_output("--only", name, *timing)[0]))
         print(f"round {round_number}: " + ", ".join(f"{n} {r[-1]:.1f}" for n, r in rates.items()), flush=True)
     median = {name: statistics.median(values) for name, values in rates.items()}
+    if args.full_epoch:
+        for precision in ("float32", "mixed_bfloat16"):
+            median[f"full epoch, {precision}"] = float(child_output("--only", f"epoch_{precision}")[0])
+
+    fp32_peak, bf16_peak = map(float, child_output("--only", "peak"))
+    flops = training_flops(STAGES["cnn_bn_aug"]())
+    machine = cpu()
+    print(f"\nCPU: {machine['model']}; features: {', '.join(machine['features']) or 'none of AVX2/AVX-512'}")
+    print(
+        f"matmul {SIZE}^3 peak: float32 {fp32_peak:.0f} GFLOP/s, bfloat16 {bf16_peak:.0f} GFLOP/s "
+        f"({bf16_peak / fp32_peak:.2f}x)"
+    )
+    print(f"cnn_bn_aug: {flops / 1e6:.0f} MFLOP per training image (3x the forward pass, counted from its layers)\n")
+    print(f"{'pipeline':>26} | {'images/s':>9} | {'GFLOP/s':>8} | of float32 peak")
     for name, rate in median.items():
-        print(f"{name:>12}: {rate:7.1f} images/s (median)")
-    print(f"ours / seed: {median['ours'] / median['seed']:.2f}x   "
-          f"ours / no_aug: {median['ours'] / median['no_aug']:.2f}x   "
-          f"seed / seed_arrays: {median['seed'] / median['seed_arrays']:.2f}x")
+        print(f"{name:>26} | {rate:9.1f} | {rate * flops / 1e9:8.0f} | {rate * flops / 1e9 / fp32_peak:6.0%}")
+    print(
+        f"\nours / seed: {median['ours'] / median['seed']:.2f}x   "
+        f"ours / no_aug: {median['ours'] / median['no_aug']:.2f}x   "
+        f"seed / seed_arrays: {median['seed'] / median['seed_arrays']:.2f}x   "
+        f"bf16 / float32 (ours): {median['ours_bf16'] / median['ours']:.2f}x"
+    )
+    if args.full_epoch:
+        ratio = median["full epoch, mixed_bfloat16"] / median["full epoch, float32"]
+        print(f"bf16 / float32, full epoch: {ratio:.2f}x")
+    if "avx512_bf16" not in machine["features"] and "amx_bf16" not in machine["features"]:
+        print("note: this CPU has no AVX512_BF16 or AMX: bfloat16 is emulated here and is not expected to be faster")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,25 @@ from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.files import project_relative
 from mnist_lab.models import STAGES
 from mnist_lab.profiles import reports_root, resolve_config
-from mnist_lab.results import (COMPARISON_FIGURES, FIGURES, SEED_REPORTED_ACCURACY, accuracy_change, finished_runs,
-                               budget_table, markdown_table, previous_stage, results_markdown, seed_markdown, seed_rows,
-                               summary_row)
+from mnist_lab.results import (
+    COMPARISON_FIGURES,
+    FIGURES,
+    SEED_REPORTED_ACCURACY,
+    accuracy_change,
+    budget_table,
+    ensemble_markdown,
+    ensemble_rows,
+    finished_runs,
+    markdown_table,
+    previous_stage,
+    results_markdown,
+    seed_markdown,
+    seed_rows,
+    summary_row,
+)
 from mnist_lab.run_dir import load_run
 from mnist_lab.stats import accuracy_interval
-from mnist_lab.sweep import all_stage_seeds, quick_sweep_for_notebook
-
+from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, all_stage_seeds, quick_sweep_for_notebook
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
 # land in the notebooks' import cell, which nbval ignores, not in a cell it compares.
@@ -67,8 +79,10 @@ def train(config: TrainConfig, run_dir: Path):
 
 
 def learning_curves(result) -> None:
-    _show(plots.learning_curves(result.history, f"{result.metrics['stage']}: learning curves"),
-          result.path / FIGURES["learning_curves"])
+    _show(
+        plots.learning_curves(result.history, f"{result.metrics['stage']}: learning curves"),
+        result.path / FIGURES["learning_curves"],
+    )
 
 
 def test_metrics(result) -> None:
@@ -86,16 +100,18 @@ def test_metrics(result) -> None:
 
 
 def confusion_matrix(result) -> None:
-    _show(plots.confusion_matrix(result.metrics["confusion_matrix"]),
-          result.path / FIGURES["confusion_matrix"])
+    _show(plots.confusion_matrix(result.metrics["confusion_matrix"]), result.path / FIGURES["confusion_matrix"])
 
 
 def misclassified(result, count: int = 36) -> None:
     """A gallery of wrongly classified test digits, captioned 'true → predicted'."""
     wrong = result.metrics["misclassified"][:count]
     _, (x_test, _) = fetch_mnist().as_keras_tuple()
-    figure = plots.digit_grid([x_test[i] for i, _, _ in wrong], [f"{t} → {p}" for _, t, p in wrong],
-                              title=f"misclassified test digits (first {len(wrong)} by index), true → predicted")
+    figure = plots.digit_grid(
+        [x_test[i] for i, _, _ in wrong],
+        [f"{t} → {p}" for _, t, p in wrong],
+        title=f"misclassified test digits (first {len(wrong)} by index), true → predicted",
+    )
     _show(figure, result.path / FIGURES["misclassified"])
 
 
@@ -109,11 +125,15 @@ def compare_with_previous(result, profile: str, reports_dir=None) -> None:
     try:
         previous = load_run(root / before)
     except FileNotFoundError:
-        _markdown(f"The previous stage, `{before}`, has no report in {project_relative(root)}/ yet: "
-                  f"run its notebook (or `make reproduce`) to compare.")
+        _markdown(
+            f"The previous stage, `{before}`, has no report in {project_relative(root)}/ yet: "
+            f"run its notebook (or `make reproduce`) to compare."
+        )
         return
-    _markdown(markdown_table([summary_row(previous), summary_row(result)])
-              + f"\n\nTest accuracy, `{before}` → `{stage}`: {accuracy_change(previous, result)}.")
+    _markdown(
+        markdown_table([summary_row(previous), summary_row(result)])
+        + f"\n\nTest accuracy, `{before}` → `{stage}`: {accuracy_change(previous, result)}."
+    )
 
 
 # --- 00_data
@@ -126,13 +146,20 @@ def data_source() -> None:
 def data_overview(profile: str, seed: int | None = None) -> dict:
     config = resolve_config("dnn", profile, **({"seed": seed} if seed is not None else {}))
     raw = fetch_mnist().as_keras_tuple()
-    splits = make_splits(raw, validation_fraction=config.validation_fraction, split_seed=config.split_seed,
-                         subset=config.subset, seed=config.seed)
+    splits = make_splits(
+        raw,
+        validation_fraction=config.validation_fraction,
+        split_seed=config.split_seed,
+        subset=config.subset,
+        seed=config.seed,
+    )
     print(f"raw: x_train {raw[0][0].shape} {raw[0][0].dtype}, x_test {raw[1][0].shape} {raw[1][0].dtype}")
     for name, size in splits.sizes().items():
         print(f"{name:<10} {size:>6,} images")
-    print(f"model input: {splits.x_train.shape[1:]} {splits.x_train.dtype}, "
-          f"values in [{splits.x_train.min():.1f}, {splits.x_train.max():.1f}], labels one-hot {splits.y_train.shape[1:]}")
+    print(
+        f"model input: {splits.x_train.shape[1:]} {splits.x_train.dtype}, "
+        f"values in [{splits.x_train.min():.1f}, {splits.x_train.max():.1f}], labels one-hot {splits.y_train.shape[1:]}"
+    )
     labels = {"train": splits.y_train.argmax(1), "validation": splits.y_val.argmax(1), "test": splits.y_test.argmax(1)}
     for name, digits in labels.items():
         print(f"{name:<10} class counts {np.bincount(digits, minlength=10).tolist()}")
@@ -142,8 +169,14 @@ def data_overview(profile: str, seed: int | None = None) -> dict:
 def samples_per_class(overview: dict, per_class: int = 10) -> None:
     (x_train, y_train), _ = overview["raw"]
     picks = [i for digit in range(10) for i in np.flatnonzero(y_train == digit)[:per_class]]
-    _show(plots.digit_grid([x_train[i] for i in picks], [str(y_train[i]) for i in picks], columns=per_class,
-                           title=f"the first {per_class} training images of each digit"))
+    _show(
+        plots.digit_grid(
+            [x_train[i] for i in picks],
+            [str(y_train[i]) for i in picks],
+            columns=per_class,
+            title=f"the first {per_class} training images of each digit",
+        )
+    )
 
 
 def class_balance(overview: dict) -> None:
@@ -162,8 +195,14 @@ def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) ->
         batch = np.repeat(image[None], variants - 1, axis=0)
         images += list(np.asarray(augment(batch, seed=(overview["config"].seed, len(images)))))
         captions += ["augmented"] * (variants - 1)
-    _show(plots.digit_grid(images, captions, columns=variants,
-                           title="each row: a training digit, then what the augmentation makes of it"))
+    _show(
+        plots.digit_grid(
+            images,
+            captions,
+            columns=variants,
+            title="each row: a training digit, then what the augmentation makes of it",
+        )
+    )
 
 
 # --- 06_comparison
@@ -178,11 +217,17 @@ def comparison(profile: str, reports_dir=None) -> dict:
     # reports/comparison/, where this notebook is saved.
     _markdown("\n".join(results_markdown(runs, link_prefix="../")))
     (root / "comparison").mkdir(parents=True, exist_ok=True)
-    _show(plots.accuracy_by_stage([summary_row(run) for run in runs.values()],
-                                  reference=(SEED_REPORTED_ACCURACY, "the seed notebook's reported accuracy")),
-          root / COMPARISON_FIGURES["accuracy_by_stage"])
-    _show(plots.validation_curves({name: run.history for name, run in runs.items()}),
-          root / COMPARISON_FIGURES["validation_curves"])
+    _show(
+        plots.accuracy_by_stage(
+            [summary_row(run) for run in runs.values()],
+            reference=(SEED_REPORTED_ACCURACY, "the seed notebook's reported accuracy"),
+        ),
+        root / COMPARISON_FIGURES["accuracy_by_stage"],
+    )
+    _show(
+        plots.validation_curves({name: run.history for name, run in runs.items()}),
+        root / COMPARISON_FIGURES["validation_curves"],
+    )
     return runs
 
 
@@ -195,13 +240,20 @@ def budget_evidence(result, profile: str, reports_dir=None) -> None:
     _markdown(budget_table(runs))
 
 
+def train_quick_seeds(profile: str, reports_dir=None) -> None:
+    """The quick profile trains its one extra seed per stage here; the full profile only reads (make seeds)."""
+    if profile == "quick":
+        quick_sweep_for_notebook(profile, Path(reports_dir or reports_root(profile)))
+    else:
+        print("full profile: reading the committed seed sweep (`make seeds` trains it)")
+
+
 def seed_runs(profile: str, reports_dir=None) -> dict:
-    """The finished runs of every stage under the profile's protocol, by seed (quick: trains its one extra seed)."""
+    """The finished runs of every stage under the profile's protocol, by seed."""
     root = Path(reports_dir or reports_root(profile))
-    quick_sweep_for_notebook(profile, root)
     runs = all_stage_seeds(root, profile)
     for stage, stage_runs in runs.items():
-        print(f"{stage:<11} {len(stage_runs)} seeds: {', '.join(str(run.config['seed']) for run in stage_runs)}")
+        print(f"{stage:<11} {len(stage_runs)} seeds: {', '.join(str(run.seed) for run in stage_runs)}")
     return runs
 
 
@@ -210,3 +262,13 @@ def seed_variance(runs: dict, profile: str, reports_dir=None) -> None:
     _markdown("\n".join(seed_markdown(runs)))
     if runs:
         _show(plots.seed_strip(seed_rows(runs)), root / COMPARISON_FIGURES["seed_strip"])
+
+
+def ensembles(runs: dict, profile: str, reports_dir=None) -> None:
+    """Every stage with enough seeds, as an ensemble of all of them, and its accuracy by size."""
+    root = Path(reports_dir or reports_root(profile))
+    _, (_, labels) = fetch_mnist().as_keras_tuple()
+    rows = ensemble_rows(runs, labels, ENSEMBLE_MIN_SEEDS[profile])
+    _markdown("\n".join(ensemble_markdown(rows, ENSEMBLE_MIN_SEEDS[profile])))
+    if rows:
+        _show(plots.ensemble_curves(rows), root / COMPARISON_FIGURES["ensemble_curves"])

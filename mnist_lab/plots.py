@@ -21,11 +21,17 @@ def learning_curves(history: list[dict], title: str = ""):
     for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy")):
         ax.plot(epochs, [r[key] for r in history], "o-", label=f"training {label}")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "s-", label=f"validation {label}")
-        for before, after in zip(history, history[1:]):
+        for before, after in zip(history, history[1:], strict=False):
             if after["learning_rate"] < before["learning_rate"]:
                 ax.axvline(after["epoch"] - 0.5, color="grey", linestyle=":", linewidth=1)
-                ax.text(after["epoch"] - 0.45, ax.get_ylim()[1], f"lr {after['learning_rate']:.1e}",
-                        fontsize=7, color="grey", va="top")
+                ax.text(
+                    after["epoch"] - 0.45,
+                    ax.get_ylim()[1],
+                    f"lr {after['learning_rate']:.1e}",
+                    fontsize=7,
+                    color="grey",
+                    va="top",
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -49,8 +55,15 @@ def confusion_matrix(matrix, title: str = "confusion matrix (test set)"):
         for predicted in range(10):
             value = matrix[true, predicted]
             if value:
-                ax.text(predicted, true, str(value), ha="center", va="center", fontsize=7,
-                        color="black" if true != predicted else "navy")
+                ax.text(
+                    predicted,
+                    true,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if true != predicted else "navy",
+                )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")
@@ -66,7 +79,7 @@ def digit_grid(images, captions, columns: int = 12, title: str = ""):
     figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.15), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, caption in zip(axes.flat, images, captions):
+    for ax, image, caption in zip(axes.flat, images, captions, strict=False):  # spare axes stay blank
         ax.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1 if np.max(image) <= 1 else 255)
         ax.set_title(caption, fontsize=7)
     if title:
@@ -96,7 +109,10 @@ def accuracy_by_stage(rows: list[dict], reference: tuple[float, str] | None = No
     names = [r["stage"] for r in rows]
     accuracies = np.array([100 * r["test_accuracy"] for r in rows])
     # Error bars: how far the accuracy could move on another 10,000 digits (Wilson interval).
-    errors = [accuracies - [100 * r["accuracy_low"] for r in rows], [100 * r["accuracy_high"] for r in rows] - accuracies]
+    errors = [
+        accuracies - [100 * r["accuracy_low"] for r in rows],
+        [100 * r["accuracy_high"] for r in rows] - accuracies,
+    ]
     bars = ax.bar(names, accuracies, color="steelblue", yerr=errors, capsize=4, ecolor="dimgrey")
     ax.bar_label(bars, [f"{a:.2f}%" for a in accuracies], fontsize=8, padding=2, label_type="center", color="white")
     if reference is not None:
@@ -130,17 +146,48 @@ def seed_strip(rows: dict[str, dict]):
     """Every seed's test accuracy per stage, with the mean and its 95% interval."""
     figure, ax = plt.subplots(figsize=(7, 3.4))
     rng = np.random.default_rng(0)  # horizontal jitter only, so overlapping seeds stay visible
-    for x, (stage, row) in enumerate(rows.items()):
+    for x, row in enumerate(rows.values()):
         accuracies = 100 * np.asarray(row["accuracies"])
-        ax.scatter(x + rng.uniform(-0.12, 0.12, len(accuracies)), accuracies, s=18, color="steelblue", alpha=0.8,
-                   label="one seed" if x == 0 else None)
-        ax.errorbar(x + 0.28, 100 * row["mean"], yerr=[[100 * (row["mean"] - row["mean_low"])],
-                                                       [100 * (row["mean_high"] - row["mean"])]],
-                    fmt="D", color="darkorange", capsize=4, label="mean, 95% interval" if x == 0 else None)
+        ax.scatter(
+            x + rng.uniform(-0.12, 0.12, len(accuracies)),
+            accuracies,
+            s=18,
+            color="steelblue",
+            alpha=0.8,
+            label="one seed" if x == 0 else None,
+        )
+        ax.errorbar(
+            x + 0.28,
+            100 * row["mean"],
+            yerr=[[100 * (row["mean"] - row["mean_low"])], [100 * (row["mean_high"] - row["mean"])]],
+            fmt="D",
+            color="darkorange",
+            capsize=4,
+            label="mean, 95% interval" if x == 0 else None,
+        )
     ax.set_xticks(range(len(rows)), list(rows))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("test accuracy over seeds")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def ensemble_curves(rows: dict[str, dict]):
+    """Ensemble test accuracy by number of members, per stage: where averaging more seeds stops paying."""
+    figure, ax = plt.subplots(figsize=(7, 3.4))
+    for stage, row in rows.items():
+        members = [p["members"] for p in row["curve"]]
+        ax.plot(members, [100 * p["mean"] for p in row["curve"]], "o-", label=stage)
+        ax.fill_between(
+            members, [100 * p["min"] for p in row["curve"]], [100 * p["max"] for p in row["curve"]], alpha=0.15
+        )
+    ax.set_xlabel("members (seeds averaged)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("ensembles of a stage's seeds: mean over subsets (band: min to max)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     figure.tight_layout()
     return figure

@@ -8,9 +8,18 @@ from pathlib import Path
 from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES
 from mnist_lab.run_dir import Run, load_run
+from mnist_lab.stats import (
+    VERDICT_RULE,
+    accuracy_interval,
+    changed_errors,
+    ensemble_curve,
+    ensemble_errors,
+    mcnemar_p,
+    mean_interval,
+    seed_summary,
+    verdict,
+)
 from mnist_lab.sweep import all_stage_seeds
-from mnist_lab.stats import (VERDICT_RULE, accuracy_interval, changed_errors, mcnemar_p, mean_interval, seed_summary,
-                             verdict)
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -23,15 +32,18 @@ COMPARISON_FIGURES = {
     "accuracy_by_stage": "comparison/accuracy_by_stage.png",
     "validation_curves": "comparison/validation_curves.png",
     "seed_strip": "comparison/seed_strip.png",
+    "ensemble_curves": "comparison/ensemble_curves.png",
 }
 # The test accuracy the seed notebook reported for its model, `cnn_bn` here (its augmentation never ran).
 SEED_REPORTED_ACCURACY = 0.9945
 # The quick profile checks the pipeline in minutes; its numbers must not pass for results.
-QUICK_CAVEAT = ("> **Quick profile: these numbers check the pipeline, not the science.** Every stage trained "
-                "for a few epochs on a small stratified subset, so accuracies are far below the full "
-                "protocol's, and stages with BatchNorm can score lower still: BatchNorm's moving statistics, "
-                "used at test time, barely move in so few steps. The full-protocol results are in the "
-                "repository's README and reports/README.md.")
+QUICK_CAVEAT = (
+    "> **Quick profile: these numbers check the pipeline, not the science.** Every stage trained "
+    "for a few epochs on a small stratified subset, so accuracies are far below the full "
+    "protocol's, and the stages with BatchNorm can score near chance: BatchNorm's moving statistics, "
+    "used at test time, barely move in so few steps. The full-protocol results are in the "
+    "repository's README and reports/README.md."
+)
 # The root README's generated results section lies between these two lines.
 README_BEGIN = "<!-- results: written by make reproduce (mnist_lab.results.update_readme); do not edit by hand -->"
 README_END = "<!-- end of results -->"
@@ -84,13 +96,17 @@ def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict
     with `seeds` (from seed_rows), a column of the mean and spread over seeds."""
     # Training speed beside the time: stages trained in different sessions may have had faster or slower machines.
     seed_header = " mean ± std over seeds (n) |" if seeds is not None else ""
-    header = (f"| stage | test accuracy |{seed_header} test loss | parameters | epochs (best) | training time (images/s) "
-              "| training images | hardware | backend |\n| --- | ---: |" + (" ---: |" if seeds is not None else "")
-              + " ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    header = (
+        f"| stage | test accuracy |{seed_header} test loss | parameters | epochs (best) | training time (images/s) "
+        "| training images | hardware | backend |\n| --- | ---: |"
+        + (" ---: |" if seeds is not None else "")
+        + " ---: | ---: | ---: | ---: | ---: | --- | --- |"
+    )
     lines = [
         f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% |{_seed_cell(seeds, r['stage'])}"
         f" {r['test_loss']:.4f} | "
-        f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | {r['training_minutes']:.1f} min ({r['images_per_second']:,.0f}) | "
+        f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | "
+        f"{r['training_minutes']:.1f} min ({r['images_per_second']:,.0f}) | "
         f"{r['train_images']:,} | {r['device']} | {r['backend']} |"
         for r in rows
     ]
@@ -116,10 +132,12 @@ def accuracy_change(before: Run, after: Run) -> str:
     """'98.56% → 99.46%, +0.90 points (144 → 54 test errors: 110 fixed, 20 new; McNemar p < 0.001)'."""
     old, new = before.metrics, after.metrics
     fixed, broken = changed_errors(before, after)
-    return (f"{100 * old['test_accuracy']:.2f}% → {100 * new['test_accuracy']:.2f}%, "
-            f"{100 * (new['test_accuracy'] - old['test_accuracy']):+.2f} points "
-            f"({len(old['misclassified'])} → {len(new['misclassified'])} test errors: {fixed} fixed, "
-            f"{broken} new; McNemar {_p_value(mcnemar_p(fixed, broken))})")
+    return (
+        f"{100 * old['test_accuracy']:.2f}% → {100 * new['test_accuracy']:.2f}%, "
+        f"{100 * (new['test_accuracy'] - old['test_accuracy']):+.2f} points "
+        f"({len(old['misclassified'])} → {len(new['misclassified'])} test errors: {fixed} fixed, "
+        f"{broken} new; McNemar {_p_value(mcnemar_p(fixed, broken))})"
+    )
 
 
 def accuracy_changes(runs: dict[str, Run]) -> list[str]:
@@ -133,13 +151,17 @@ def accuracy_changes(runs: dict[str, Run]) -> list[str]:
     if "cnn_bn" in runs:
         metrics = runs["cnn_bn"].metrics
         low, high = accuracy_interval(metrics)
-        lines.append(f"- The seed's model (`cnn_bn`) trained as the seed's code trained it, without augmentation: "
-                     f"{100 * metrics['test_accuracy']:.2f}% (95% interval {100 * low:.2f}-{100 * high:.2f}%); "
-                     f"the seed notebook reported {100 * SEED_REPORTED_ACCURACY:.2f}%.")
+        lines.append(
+            f"- The seed's model (`cnn_bn`) trained as the seed's code trained it, without augmentation: "
+            f"{100 * metrics['test_accuracy']:.2f}% (95% interval {100 * low:.2f}-{100 * high:.2f}%); "
+            f"the seed notebook reported {100 * SEED_REPORTED_ACCURACY:.2f}%."
+        )
     return lines
 
 
-def results_markdown(runs: dict[str, Run], link_prefix: str, seed_runs: dict[str, list[Run]] | None = None) -> list[str]:
+def results_markdown(
+    runs: dict[str, Run], link_prefix: str, seed_runs: dict[str, list[Run]] | None = None
+) -> list[str]:
     """The table, the stages not run yet, the verdict of each step over seeds and what each
     step changed between the single runs, as markdown lines."""
     if not runs:
@@ -153,11 +175,15 @@ def results_markdown(runs: dict[str, Run], link_prefix: str, seed_runs: dict[str
         parts += ["**Is each step real?**", "", *seed_markdown(seed_runs)]
     changes = accuracy_changes(runs)
     if changes:
-        parts += ["Per image, between the seed-42 runs: test accuracy gained by each step on the canonical 10,000 "
-                  "test images. *Fixed* and *new* "
-                  "count the digits that only the earlier or only the later model gets wrong; McNemar's exact test "
-                  "gives the chance of a split at least that uneven between two equally good models.",
-                  "", *changes, ""]
+        parts += [
+            "Per image, between the seed-42 runs: test accuracy gained by each step on the canonical 10,000 "
+            "test images. *Fixed* and *new* "
+            "count the digits that only the earlier or only the later model gets wrong; McNemar's exact test "
+            "gives the chance of a split at least that uneven between two equally good models.",
+            "",
+            *changes,
+            "",
+        ]
     return parts
 
 
@@ -175,9 +201,11 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         *([QUICK_CAVEAT, ""] if profile == "quick" else []),
         *results_markdown(runs, link_prefix="", seed_runs=all_stage_seeds(reports_dir, profile)),
     ]
-    figures = [("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
-               ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
-               ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"])]
+    figures = [
+        ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
+        ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
+        ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"]),
+    ]
     figures += [(f"Learning curves: {name}", f"{name}/{FIGURES['learning_curves']}") for name in runs]
     for caption, relative in figures:
         if (reports_dir / relative).is_file():
@@ -200,11 +228,17 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     parts = [markdown_table([summary_row(run) for run in runs.values()], link_prefix=link_prefix, seeds=rows), ""]
     steps = step_verdicts(rows)
     if steps:
-        parts += [f"**Is each step real?** Over seeds, by a rule fixed before the runs: {VERDICT_RULE}.", "",
-                  *map(verdict_line, steps), ""]
+        parts += [
+            f"**Is each step real?** Over seeds, by a rule fixed before the runs: {VERDICT_RULE}.",
+            "",
+            *map(verdict_line, steps),
+            "",
+        ]
     parts += [line for line in accuracy_changes(runs) if line.startswith("- The seed's model")] + [""]
-    headline = [("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
-                ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"])]
+    headline = [
+        ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
+        ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
+    ]
     if runs:
         last = list(runs)[-1]  # the final stage once every stage has run
         headline.append((f"Learning curves of `{last}`", f"{last}/{FIGURES['learning_curves']}"))
@@ -220,9 +254,11 @@ def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
     text = readme.read_text()
     begin, end = text.find(README_BEGIN), text.find(README_END)
     if begin < 0 or end < begin:
-        raise ValueError(f"{readme} has no results section to update: put the lines\n{README_BEGIN}\n"
-                         f"{README_END}\nwhere the results should go, then run make reproduce again")
-    updated = text[:begin + len(README_BEGIN)] + "\n" + readme_results(reports_dir, link_prefix) + "\n" + text[end:]
+        raise ValueError(
+            f"{readme} has no results section to update: put the lines\n{README_BEGIN}\n"
+            f"{README_END}\nwhere the results should go, then run make reproduce again"
+        )
+    updated = text[: begin + len(README_BEGIN)] + "\n" + readme_results(reports_dir, link_prefix) + "\n" + text[end:]
     if updated != text:
         with atomic_path(readme) as tmp:
             tmp.write_text(updated)
@@ -231,7 +267,7 @@ def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
 
 def learning_rate_cuts(history: list[dict]) -> list[int]:
     """Epochs after which ReduceLROnPlateau cut the rate (the next epoch ran at a lower one)."""
-    return [a["epoch"] for a, b in zip(history, history[1:]) if b["learning_rate"] < a["learning_rate"]]
+    return [a["epoch"] for a, b in zip(history, history[1:], strict=False) if b["learning_rate"] < a["learning_rate"]]
 
 
 def budget_table(runs: dict[str, Run]) -> str:
@@ -239,7 +275,8 @@ def budget_table(runs: dict[str, Run]) -> str:
     rows = {
         "best epoch / epochs run": lambda r: f"{r.metrics['best_epoch']} / {r.metrics['epochs_run']}",
         "epochs with training accuracy below validation": lambda r: (
-            f"{sum(e['accuracy'] < e['val_accuracy'] for e in r.history)} of {len(r.history)}"),
+            f"{sum(e['accuracy'] < e['val_accuracy'] for e in r.history)} of {len(r.history)}"
+        ),
         "learning-rate cuts (after epoch)": lambda r: ", ".join(map(str, learning_rate_cuts(r.history))) or "none",
         "best validation accuracy": lambda r: f"{100 * r.metrics['best_val_accuracy']:.2f}%",
         "test loss: cross-entropy": lambda r: _maybe(r.metrics.get("test_cross_entropy")),
@@ -268,19 +305,31 @@ def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
         accuracies = [run.metrics["test_accuracy"] for run in runs]
         errors = [len(run.metrics["misclassified"]) for run in runs]
         low, high = mean_interval(accuracies)
-        rows[stage] = {**seed_summary(accuracies), "mean_low": low, "mean_high": high,
-                       "seeds": [run.config["seed"] for run in runs], "accuracies": accuracies,
-                       "errors_mean": sum(errors) / len(errors), "errors_min": min(errors), "errors_max": max(errors),
-                       "backends": sorted({_backend(run.metrics["environment"]) for run in runs})}
+        rows[stage] = {
+            **seed_summary(accuracies),
+            "mean_low": low,
+            "mean_high": high,
+            "seeds": [run.seed for run in runs],
+            "accuracies": accuracies,
+            "errors_mean": sum(errors) / len(errors),
+            "errors_min": min(errors),
+            "errors_max": max(errors),
+            "backends": sorted({_backend(run.metrics["environment"]) for run in runs}),
+        }
     return rows
 
 
 def seed_table(rows: dict[str, dict]) -> str:
-    header = ("| stage | seeds | mean test accuracy (95% interval) | std | min - max | test errors, mean (min - max) |\n"
-              "| --- | ---: | ---: | ---: | ---: | ---: |")
-    lines = [f"| `{stage}` | {r['n']} | {100 * r['mean']:.3f}% ({100 * r['mean_low']:.2f}-{100 * r['mean_high']:.2f}%) "
-             f"| {100 * r['std']:.3f} | {100 * r['min']:.2f}-{100 * r['max']:.2f}% "
-             f"| {r['errors_mean']:.1f} ({r['errors_min']}-{r['errors_max']}) |" for stage, r in rows.items()]
+    header = (
+        "| stage | seeds | mean test accuracy (95% interval) | std | min - max | test errors, mean (min - max) |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
+    )
+    lines = [
+        f"| `{stage}` | {r['n']} | {100 * r['mean']:.3f}% ({100 * r['mean_low']:.2f}-{100 * r['mean_high']:.2f}%) "
+        f"| {100 * r['std']:.3f} | {100 * r['min']:.2f}-{100 * r['max']:.2f}% "
+        f"| {r['errors_mean']:.1f} ({r['errors_min']}-{r['errors_max']}) |"
+        for stage, r in rows.items()
+    ]
     return "\n".join([header, *lines])
 
 
@@ -290,14 +339,17 @@ def step_verdicts(rows: dict[str, dict]) -> list[dict]:
     for stage in rows:
         before = previous_stage(stage)
         if before in rows:
-            steps.append({"before": before, "after": stage,
-                          **verdict(rows[before]["accuracies"], rows[stage]["accuracies"])})
+            steps.append(
+                {"before": before, "after": stage, **verdict(rows[before]["accuracies"], rows[stage]["accuracies"])}
+            )
     return steps
 
 
 def verdict_line(step: dict) -> str:
-    head = (f"`{step['before']}` → `{step['after']}` ({STAGES[step['after']].summary}): "
-            f"{100 * step['difference']:+.3f} points")
+    head = (
+        f"`{step['before']}` → `{step['after']}` ({STAGES[step['after']].summary}): "
+        f"{100 * step['difference']:+.3f} points"
+    )
     if step["verdict"] == "not enough seeds":
         return f"- {head}; **not enough seeds** ({step['n_before']} and {step['n_after']}) for an interval"
     interval = f"95% interval {100 * step['low']:+.3f} to {100 * step['high']:+.3f}"
@@ -306,8 +358,10 @@ def verdict_line(step: dict) -> str:
         word = "**real gain**" if step["difference"] > 0 else "**real loss**"
         return f"- {head} ({interval}; {odds}): {word}"
     bound = 100 * max(abs(step["low"]), abs(step["high"]))
-    return (f"- {head} ({interval}; {odds}): **not detectable** with {step['n_before']} and {step['n_after']} "
-            f"seeds; the difference is smaller than {bound:.2f} points")
+    return (
+        f"- {head} ({interval}; {odds}): **not detectable** with {step['n_before']} and {step['n_after']} "
+        f"seeds; the difference is smaller than {bound:.2f} points"
+    )
 
 
 def seed_markdown(seed_runs: dict[str, list[Run]]) -> list[str]:
@@ -315,10 +369,74 @@ def seed_markdown(seed_runs: dict[str, list[Run]]) -> list[str]:
     if not seed_runs:
         return ["No seed sweep has finished yet (`make seeds`)."]
     rows = seed_rows(seed_runs)
-    parts = [f"Over seeds (only the training seed varies; the split is the seed notebook's). Rule, fixed before "
-             f"the runs: {VERDICT_RULE}. Welch's interval, since the stages' spreads differ.", "",
-             seed_table(rows), ""]
+    parts = [
+        f"Over seeds (only the training seed varies; the split is the seed notebook's). Rule, fixed before "
+        f"the runs: {VERDICT_RULE}. Welch's interval, since the stages' spreads differ.",
+        "",
+        seed_table(rows),
+        "",
+    ]
     steps = step_verdicts(rows)
     if steps:
         parts += [*map(verdict_line, steps), ""]
     return parts
+
+
+# --- Ensembles of a stage's seeds (all of them, fixed in advance: never chosen on the test set).
+
+
+def ensemble_rows(seed_runs: dict[str, list[Run]], labels, min_seeds: int) -> dict[str, dict]:
+    """Per stage with at least `min_seeds` seeds: the average of all its seeds' test probabilities,
+    compared digit by digit with the stage's best single run."""
+    rows = {}
+    for stage, runs in seed_runs.items():
+        if len(runs) < min_seeds:
+            continue
+        probabilities = [run.probabilities() for run in runs]
+        wrong = ensemble_errors(probabilities, labels)
+        best = max(runs, key=lambda run: run.metrics["test_accuracy"])
+        best_wrong = {index for index, _, _ in best.metrics["misclassified"]}
+        fixed, new = len(best_wrong - wrong), len(wrong - best_wrong)
+        rows[stage] = {
+            "members": len(runs),
+            "accuracy": 1 - len(wrong) / len(labels),
+            "errors": len(wrong),
+            "best_seed": best.seed,
+            "best_accuracy": best.metrics["test_accuracy"],
+            "best_errors": len(best_wrong),
+            "fixed": fixed,
+            "new": new,
+            "p": mcnemar_p(fixed, new),
+            "curve": ensemble_curve(probabilities, labels),
+        }
+    return rows
+
+
+def ensemble_markdown(rows: dict[str, dict], min_seeds: int) -> list[str]:
+    if not rows:
+        return [f"No stage has {min_seeds} seeds yet: no ensemble."]
+    header = (
+        "| stage | members | ensemble test accuracy (errors) | best single run (seed) | fixed / new | McNemar |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
+    )
+    lines = [
+        f"| `{stage}` | {r['members']} | {100 * r['accuracy']:.2f}% ({r['errors']}) | "
+        f"{100 * r['best_accuracy']:.2f}% ({r['best_seed']}) | {r['fixed']} / {r['new']} | {_p_value(r['p'])} |"
+        for stage, r in rows.items()
+    ]
+    curve = [
+        f"- `{stage}`: " + ", ".join(f"{p['members']}: {100 * p['mean']:.3f}%" for p in r["curve"])
+        for stage, r in rows.items()
+    ]
+    return [
+        "Each ensemble averages the test probabilities of all of its stage's seeds (fixed in advance). "
+        "*Fixed* and *new* compare it digit by digit with the stage's best single run.",
+        "",
+        header,
+        *lines,
+        "",
+        "Mean ensemble accuracy by number of members (over every subset of that size):",
+        "",
+        *curve,
+        "",
+    ]

@@ -1,10 +1,10 @@
 """A run directory: what a finished run holds, reading it back, and one run per folder at a time.
 
-    config.json              the resolved TrainConfig
-    history.json             one record per epoch
-    metrics.json             test metrics, timings, provenance (written last: its presence means done)
-    test_probabilities.npz   the model's class probabilities for the 10,000 test digits (float16)
-    model.keras              the trained model (stage runs; seed sweeps leave it out for size)
+config.json              the resolved TrainConfig
+history.json             one record per epoch
+metrics.json             test metrics, timings, provenance (written last: its presence means done)
+test_probabilities.npz   the model's class probabilities for the 10,000 test digits (float16)
+model.keras              the trained model (stage runs; seed sweeps leave it out for size)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.config import ConfigError
+from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.files import atomic_path, read_json
 
 REQUIRED_FILES = ("config.json", "history.json", "metrics.json")
@@ -41,6 +41,10 @@ class Run:
     def stage(self) -> str:
         return self.config["stage"]
 
+    @property
+    def seed(self) -> int:
+        return self.config.get("seed", TrainConfig.seed)  # configs may predate a field: its default held
+
     def probabilities(self) -> np.ndarray:
         """(10000, 10) float32 test-set probabilities."""
         with np.load(self.path / PROBABILITIES) as saved:
@@ -52,8 +56,9 @@ def load_run(path) -> Run:
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{path} is not a finished run: no {', '.join(missing)}")
-    return Run(path, read_json(path / "config.json"), read_json(path / "history.json"),
-               read_json(path / "metrics.json"))
+    return Run(
+        path, read_json(path / "config.json"), read_json(path / "history.json"), read_json(path / "metrics.json")
+    )
 
 
 def write_probabilities(path: Path, probabilities: np.ndarray) -> None:
@@ -72,8 +77,9 @@ def check_writable(out_dir: Path) -> None:
         with tempfile.TemporaryFile(dir=out_dir):
             pass
     except OSError as err:
-        raise ConfigError(f"cannot write to the output folder {out_dir} ({err.strerror or err}); "
-                          f"choose a writable folder") from None
+        raise ConfigError(
+            f"cannot write to the output folder {out_dir} ({err.strerror or err}); choose a writable folder"
+        ) from None
 
 
 class RunBusy(ConfigError):
@@ -105,8 +111,10 @@ class FolderLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise RunBusy(f"another run (PID {holder}) is using {self.folder}; wait for it to finish, "
-                          f"or stop it, then run this again") from None
+            raise RunBusy(
+                f"another run (PID {holder}) is using {self.folder}; wait for it to finish, "
+                f"or stop it, then run this again"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

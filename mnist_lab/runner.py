@@ -29,8 +29,8 @@ from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative, read_js
 from mnist_lab.models import STAGES
 from mnist_lab.profiles import PROFILES, check_profile, reports_root
 from mnist_lab.results import previous_stage, update_readme, write_reports_readme
-from mnist_lab.sweep import SEEDS_DIR
 from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
+from mnist_lab.sweep import SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
@@ -74,8 +74,10 @@ def check_parameters(name: str, notebook_path: Path, parameters: dict) -> None:
     declared = set(papermill.inspect_notebook(str(notebook_path)))
     unknown = sorted(set(parameters) - declared)
     if unknown:
-        raise ConfigError(f"notebook {name} has no parameter(s) {unknown}; "
-                          f"its parameters cell declares: {', '.join(sorted(declared))}")
+        raise ConfigError(
+            f"notebook {name} has no parameter(s) {unknown}; "
+            f"its parameters cell declares: {', '.join(sorted(declared))}"
+        )
 
 
 def fingerprint(name: str, profile: str, reports: Path) -> dict:
@@ -91,8 +93,11 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
         previous_metrics = reports / before / "metrics.json"
         inputs["previous_stage"] = sha256_files([previous_metrics]) if previous_metrics.is_file() else None
     if NOTEBOOKS[name] == "comparison":  # redone when any stage's or seed's results change
-        inputs["stages"] = {stage: sha256_files([reports / stage / "metrics.json"])
-                            for stage in STAGES if (reports / stage / "metrics.json").is_file()}
+        inputs["stages"] = {
+            stage: sha256_files([reports / stage / "metrics.json"])
+            for stage in STAGES
+            if (reports / stage / "metrics.json").is_file()
+        }
         seeds = sorted((reports / SEEDS_DIR).glob("*/seed_*/metrics.json"))
         inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}
     return inputs
@@ -113,15 +118,20 @@ def _show_papermill_log() -> None:
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("   %(message)s"))
-        handler.addFilter(lambda record: record.getMessage().strip() and not record.getMessage().startswith(
-            ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")))
+        handler.addFilter(
+            lambda record: (
+                record.getMessage().strip()
+                and not record.getMessage().startswith(
+                    ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")
+                )
+            )
+        )
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
 
 
-def run_notebook(name: str, profile: str = "full", reports=None, log_output: bool = True,
-                 force: bool = False) -> Path:
+def run_notebook(name: str, profile: str = "full", reports=None, log_output: bool = True, force: bool = False) -> Path:
     """Execute notebook `name` into its report folder (see the module's docstring).
 
     Everything is checked before any work starts (the name, the profile, a writable reports
@@ -177,8 +187,13 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
     try:
         with _stop_kernel_on_interrupt() as interrupt:
             papermill.execute_notebook(
-                str(source), str(executed), parameters=parameters, kernel_name="python3",
-                cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
+                str(source),
+                str(executed),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(PROJECT_ROOT),
+                log_output=log_output,
+                progress_bar=False,
             )
         if interrupt["signal"]:
             raise KeyboardInterrupt
@@ -190,9 +205,11 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
         if executed.is_file():
             shutil.copyfile(executed, failed)
         where = f"; the executed notebook is {failed}" if failed.is_file() else ""
-        raise NotebookFailed(f"notebook {name} ({folder}) failed: {type(err).__name__}: "
-                             f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}{where}. "
-                             f"The previous report in {final_dir} is untouched.") from err
+        raise NotebookFailed(
+            f"notebook {name} ({folder}) failed: {type(err).__name__}: "
+            f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}{where}. "
+            f"The previous report in {final_dir} is untouched."
+        ) from err
     finally:
         source.unlink(missing_ok=True)
 
@@ -304,8 +321,14 @@ def refresh_nbval(names=None) -> list[Path]:
             source, executed = Path(tmp) / f"{name}.ipynb", Path(tmp) / f"{name}.out.ipynb"
             nbformat.write(read_notebook(name), source)
             print(f"== {name}: executing for nbval (profile quick)", flush=True)
-            papermill.execute_notebook(str(source), str(executed), parameters={"profile": "quick"},
-                                       kernel_name="python3", cwd=str(NBVAL_DIR), progress_bar=False)
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters={"profile": "quick"},
+                kernel_name="python3",
+                cwd=str(NBVAL_DIR),
+                progress_bar=False,
+            )
             notebook = nbformat.read(executed, as_version=4)
         strip_for_nbval(notebook)
         target = NBVAL_DIR / f"{name}.ipynb"

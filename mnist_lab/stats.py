@@ -34,9 +34,11 @@ def accuracy_interval(metrics: dict, confidence: float = 0.95) -> tuple[float, f
 # --- Seed variance: the same stage trained with several seeds, compared with another stage.
 
 # The rule for a step's verdict, fixed before any seed's result was seen.
-VERDICT_RULE = ("a step is *real* when the 95% Welch interval of the difference of mean test accuracies "
-                "excludes 0; otherwise it is *not detectable* with these seeds, and the interval bounds "
-                "how large the difference can be")
+VERDICT_RULE = (
+    "a step is *real* when the 95% Welch interval of the difference of mean test accuracies "
+    "excludes 0; otherwise it is *not detectable* with these seeds, and the interval bounds "
+    "how large the difference can be"
+)
 
 
 def seed_summary(accuracies) -> dict:
@@ -44,8 +46,13 @@ def seed_summary(accuracies) -> dict:
     import numpy as np
 
     values = np.asarray(accuracies, dtype=float)
-    return {"n": len(values), "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "min": float(values.min()), "max": float(values.max())}
+    return {
+        "n": len(values),
+        "mean": float(values.mean()),
+        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
 
 
 def mean_interval(values, confidence: float = 0.95) -> tuple[float, float]:
@@ -93,8 +100,15 @@ def verdict(before, after) -> dict:
         word = "real"
     else:
         word = "not detectable"
-    return {"difference": difference, "low": low, "high": high, "verdict": word,
-            "p_superiority": probability_of_superiority(before, after), "n_before": len(before), "n_after": len(after)}
+    return {
+        "difference": difference,
+        "low": low,
+        "high": high,
+        "verdict": word,
+        "p_superiority": probability_of_superiority(before, after),
+        "n_before": len(before),
+        "n_after": len(after),
+    }
 
 
 def band_z(accuracy: float, mean: float, std: float, test_size: int = 10_000) -> tuple[float, float]:
@@ -106,3 +120,44 @@ def band_z(accuracy: float, mean: float, std: float, test_size: int = 10_000) ->
     floor = math.sqrt(mean * (1 - mean) / test_size)
     used = max(std, floor)
     return (accuracy - mean) / used, used
+
+
+# --- Ensembles: the average of several runs' test-set probabilities.
+
+
+def ensemble_errors(probabilities: list, labels) -> set[int]:
+    """Indices of the test digits the averaged probabilities get wrong."""
+    import numpy as np
+
+    mean = np.mean(np.stack(probabilities), axis=0)
+    return set(np.flatnonzero(mean.argmax(axis=1) != np.asarray(labels)).tolist())
+
+
+def ensemble_curve(probabilities: list, labels, max_subsets: int = 200) -> list[dict]:
+    """Ensemble accuracy by number of members k = 1..N, averaged over every subset of size k
+    (or `max_subsets` of them, drawn with a fixed seed, where there are more)."""
+    import itertools
+    import math
+
+    import numpy as np
+
+    labels = np.asarray(labels)
+    stacked = np.stack(probabilities)
+    rng = np.random.default_rng(0)
+    curve = []
+    for k in range(1, len(stacked) + 1):
+        if math.comb(len(stacked), k) <= max_subsets:
+            subsets = list(itertools.combinations(range(len(stacked)), k))
+        else:
+            subsets = [tuple(rng.choice(len(stacked), k, replace=False)) for _ in range(max_subsets)]
+        accuracies = [float(np.mean(stacked[list(s)].mean(axis=0).argmax(axis=1) == labels)) for s in subsets]
+        curve.append(
+            {
+                "members": k,
+                "mean": float(np.mean(accuracies)),
+                "min": min(accuracies),
+                "max": max(accuracies),
+                "subsets": len(subsets),
+            }
+        )
+    return curve

@@ -22,6 +22,8 @@ STAGE_RUN_SEED = TrainConfig.seed  # the stage notebook's run, reports/STAGE/, i
 # Seeds each profile's sweep adds to the stage run. Quick: one more, trained by the comparison
 # notebook itself (seconds); full: `make seeds` trains them (hours), the notebook only reads them.
 SWEEP_SEEDS = {"full": (0, 1, 2, 3), "quick": (0,)}
+# An ensemble averages all of a stage's seeds once it has this many (quick: its two, to exercise the code).
+ENSEMBLE_MIN_SEEDS = {"full": 5, "quick": 2}
 # `make seeds` trains the steps whose single-seed results were a few digits apart first.
 SWEEP_ORDER = ("cnn_reg", "cnn_bn", "cnn_bn_aug", "dnn", "cnn")
 
@@ -55,8 +57,11 @@ def run_sweep(stages, seeds, profile: str = "full", reports=None, *, verbose="au
     for number, (stage, seed) in enumerate(plan, start=1):
         out = seed_run_dir(reports, stage, seed)
         print(f"== sweep {number}/{len(plan)}: {stage} seed {seed} -> {out}", flush=True)
-        runs.append(run_stage(resolve_config(stage, profile, seed=seed), out, verbose=verbose,
-                              keep_model=seed == STAGE_RUN_SEED))
+        runs.append(
+            run_stage(
+                resolve_config(stage, profile, seed=seed), out, verbose=verbose, keep_model=seed == STAGE_RUN_SEED
+            )
+        )
     return runs
 
 
@@ -84,7 +89,7 @@ def stage_seeds(reports, stage: str, profile: str = "full") -> list[Run]:
             continue
         if protocol_of(run.config) == expected:
             runs.append(run)
-    return sorted(runs, key=lambda run: run.config["seed"])
+    return sorted(runs, key=lambda run: run.seed)
 
 
 def all_stage_seeds(reports, profile: str = "full") -> dict[str, list[Run]]:
@@ -95,4 +100,3 @@ def quick_sweep_for_notebook(profile: str, reports) -> None:
     """The comparison notebook's quick profile trains its few extra seeds itself (about a minute)."""
     if profile == "quick":
         run_sweep(list(STAGES), SWEEP_SEEDS["quick"], profile, reports, verbose=0)
-

@@ -12,9 +12,9 @@ out_dir stays intact until the new one is complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import math
 import shutil
 import sys
 import time
@@ -30,8 +30,17 @@ from mnist_lab.files import atomic_path, write_json
 from mnist_lab.models import get_stage
 from mnist_lab.pipeline import make_dataset, seed_augmentation
 from mnist_lab.provenance import environment
-from mnist_lab.run_dir import (MODEL, PARTIAL_DIR, PROBABILITIES, REQUIRED_FILES, FolderLock, Run, check_writable,
-                               load_run, write_probabilities)
+from mnist_lab.run_dir import (
+    MODEL,
+    PARTIAL_DIR,
+    PROBABILITIES,
+    REQUIRED_FILES,
+    FolderLock,
+    Run,
+    check_writable,
+    load_run,
+    write_probabilities,
+)
 
 # What training computes, as a number: bump it when a change alters any run's results
 # (tests/test_golden.py fails until you do, or undo the change). Bumping retrains every stage.
@@ -59,6 +68,17 @@ def load_finished(config: TrainConfig, out_dir: Path) -> Run | None:
 
 def set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(seed)  # Python's random, NumPy and the backend
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras' global dtype policy while the models of one run are built; the previous one after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def compile_model(model, config: TrainConfig):
@@ -161,22 +181,37 @@ def _number(value):
     return None if value is None else float(value)
 
 
-def fit(model, splits: Splits, config: TrainConfig, work_dir: Path, *, augment: bool,
-        verbose: int | str = "auto", extra_callbacks=()):
+def fit(
+    model,
+    splits: Splits,
+    config: TrainConfig,
+    work_dir: Path,
+    *,
+    augment: bool,
+    verbose: int | str = "auto",
+    extra_callbacks=(),
+):
     """Train `model` (compiled) with the seed's callbacks, resuming from work_dir's checkpoint.
 
     Returns the per-epoch records and the epoch it resumed from (None: trained from the start).
     """
     augmentation = seed_augmentation(config) if augment else None
-    train_data = make_dataset(splits.x_train, splits.y_train, batch_size=config.batch_size,
-                              training=True, augmentation=augmentation, seed=config.seed)
+    train_data = make_dataset(
+        splits.x_train,
+        splits.y_train,
+        batch_size=config.batch_size,
+        training=True,
+        augmentation=augmentation,
+        seed=config.seed,
+    )
     val_data = make_dataset(splits.x_val, splits.y_val, batch_size=config.batch_size)
 
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
-                                                  patience=config.lr_patience)
-    early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss",
-                                                   patience=config.early_stopping_patience,
-                                                   restore_best_weights=True)
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=config.lr_factor, patience=config.lr_patience
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
+    )
     identity = {"config": config.to_dict(), "training_version": TRAINING_VERSION}
     checkpoint = Checkpoint(work_dir / CHECKPOINT, identity, early_stopping, reduce_lr)
     done_epochs = checkpoint.load()
@@ -189,13 +224,21 @@ def fit(model, splits: Splits, config: TrainConfig, work_dir: Path, *, augment: 
     # Keras 3's epoch iterator makes two per epoch (one at its start, and one at its end that
     # the next epoch replaces), so skipping two per finished epoch makes a resumed epoch draw
     # exactly what it would have drawn in an uninterrupted run (the resume tests check this).
-    for _ in range(ITERATORS_PER_EPOCH * done_epochs):
+    # Without tf.data (JAX), the batches draw from (seed, epoch, batch) and a callback sets the epoch.
+    tracker = [train_data.epoch_tracker()] if hasattr(train_data, "epoch_tracker") else []
+    for _ in range(0 if tracker else ITERATORS_PER_EPOCH * done_epochs):
         iter(train_data)
     if verbose == "auto":  # a live bar in a terminal or notebook, one line per epoch in logs
         verbose = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, initial_epoch=done_epochs,
-              callbacks=[reduce_lr, early_stopping, checkpoint, *extra_callbacks],
-              verbose=verbose, shuffle=False)  # train_data shuffles itself
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        initial_epoch=done_epochs,
+        callbacks=[*tracker, reduce_lr, early_stopping, checkpoint, *extra_callbacks],
+        verbose=verbose,
+        shuffle=False,
+    )  # train_data shuffles itself
     return checkpoint.records, checkpoint.resumed_from
 
 
@@ -234,8 +277,16 @@ def prepare_work_dir(config: TrainConfig, work_dir: Path) -> None:
         shutil.rmtree(work_dir)  # another version's epochs, or nothing resumable
 
 
-def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: int | str = "auto",
-              extra_callbacks=(), reuse: bool = True, keep_model: bool = True) -> Run:
+def run_stage(
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    data_path=None,
+    verbose: int | str = "auto",
+    extra_callbacks=(),
+    reuse: bool = True,
+    keep_model: bool = True,
+) -> Run:
     """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run.
 
     Checks the stage and the folder before any data is loaded, and holds the folder's lock
@@ -244,11 +295,14 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
     out_dir = Path(out_dir)
     stage = get_stage(config.stage)
     check_writable(out_dir)
-    with FolderLock(out_dir):
+    with FolderLock(out_dir), dtype_policy(config.precision):
         finished = load_finished(config, out_dir) if reuse else None
         if finished is not None:
-            print(f"reusing the finished run in {out_dir} (same config and training version; "
-                  f"trained {finished.metrics['epochs_run']} epochs in {finished.metrics['training_seconds'] / 60:.1f} min)")
+            print(
+                f"reusing the finished run in {out_dir} (same config and training version; "
+                f"trained {finished.metrics['epochs_run']} epochs "
+                f"in {finished.metrics['training_seconds'] / 60:.1f} min)"
+            )
             stale = read_checkpoint_identity(out_dir / PARTIAL_DIR)
             if stale is None or stale["config"] == config.to_dict():  # an interrupted retrain of this very run
                 shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
@@ -256,15 +310,21 @@ def run_stage(config: TrainConfig, out_dir: Path, *, data_path=None, verbose: in
         work_dir = out_dir / PARTIAL_DIR
         prepare_work_dir(config, work_dir)
         loaded = fetch_mnist(data_path)
-        splits = make_splits(loaded.as_keras_tuple(), validation_fraction=config.validation_fraction,
-                             split_seed=config.split_seed, subset=config.subset, seed=config.seed)
+        splits = make_splits(
+            loaded.as_keras_tuple(),
+            validation_fraction=config.validation_fraction,
+            split_seed=config.split_seed,
+            subset=config.subset,
+            seed=config.seed,
+        )
         work_dir.mkdir(parents=True, exist_ok=True)
         set_seeds(config.seed)
         model = compile_model(stage(), config)
 
         started = time.perf_counter()
-        history, resumed_from = fit(model, splits, config, work_dir, augment=stage.augment,
-                                    verbose=verbose, extra_callbacks=extra_callbacks)
+        history, resumed_from = fit(
+            model, splits, config, work_dir, augment=stage.augment, verbose=verbose, extra_callbacks=extra_callbacks
+        )
         wall_seconds = time.perf_counter() - started
         training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
 

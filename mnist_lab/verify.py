@@ -30,15 +30,28 @@ def check_run(run: Run, reports=None) -> Verdict:
     stage = run.stage
     seeds = [seed for seed in stage_seeds(reports, stage) if seed.path.resolve() != run.path.resolve()]
     if len(seeds) < 2:
-        return Verdict(INCOMPARABLE, [f"{stage}: the committed band has {len(seeds)} run(s) under the full "
-                                      f"protocol in {reports}; at least 2 are needed to say anything"])
+        return Verdict(
+            INCOMPARABLE,
+            [
+                f"{stage}: the committed band has {len(seeds)} run(s) under the full "
+                f"protocol in {reports}; at least 2 are needed to say anything"
+            ],
+        )
     band_protocol = protocol_of(seeds[0].config)
-    differs = {key: (value, band_protocol[key]) for key, value in protocol_of(run.config).items()
-               if value != band_protocol[key]}
+    differs = {
+        key: (value, band_protocol[key])
+        for key, value in protocol_of(run.config).items()
+        if value != band_protocol[key]
+    }
     if differs:
         what = ", ".join(f"{key} {mine!r} (band: {theirs!r})" for key, (mine, theirs) in differs.items())
-        return Verdict(INCOMPARABLE, [f"{run.path}: trained under another protocol than the {stage} band: {what}. "
-                                      "Comparing its accuracy with the band would be meaningless."])
+        return Verdict(
+            INCOMPARABLE,
+            [
+                f"{run.path}: trained under another protocol than the {stage} band: {what}. "
+                "Comparing its accuracy with the band would be meaningless."
+            ],
+        )
     summary = seed_summary([seed.metrics["test_accuracy"] for seed in seeds])
     accuracy = run.metrics["test_accuracy"]
     z, used = band_z(accuracy, summary["mean"], summary["std"], run.metrics["data"]["test"])
@@ -46,16 +59,21 @@ def check_run(run: Run, reports=None) -> Verdict:
     lines = [
         f"{stage} band: mean {100 * summary['mean']:.3f}%, std {100 * summary['std']:.3f} points over "
         f"{summary['n']} committed seeds (range {100 * summary['min']:.2f}-{100 * summary['max']:.2f}%)",
-        f"this run ({run.path}, seed {run.config['seed']}): {100 * accuracy:.2f}%, z = {z:+.2f}",
+        f"this run ({run.path}, seed {run.seed}): {100 * accuracy:.2f}%, z = {z:+.2f}",
         f"rule: inside when |z| <= {BAND_Z:g}, z measured in the band's std floored at the test set's binomial "
         f"error ({100 * used:.3f} points here)",
     ]
     backends = {seed.metrics["environment"].get("backend") for seed in seeds}
     mine = run.metrics["environment"].get("backend")
     if mine not in backends:
-        lines.append(f"note: this run used the {mine} backend; the band's runs used {', '.join(sorted(map(str, backends)))}")
-    lines.append("INSIDE the band: this run reproduces the repository's result" if inside
-                 else "OUTSIDE the band: this run does not agree with the committed seeds")
+        lines.append(
+            f"note: this run used the {mine} backend; the band's runs used {', '.join(sorted(map(str, backends)))}"
+        )
+    lines.append(
+        "INSIDE the band: this run reproduces the repository's result"
+        if inside
+        else "OUTSIDE the band: this run does not agree with the committed seeds"
+    )
     return Verdict(INSIDE if inside else OUTSIDE, lines)
 
 

@@ -1,10 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -34,6 +36,7 @@ epochs = None  # None: the profile's value (full: up to 20, EarlyStopping may en
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)
 seed = None  # None: 42
+precision = None  # None: "float32"; "mixed_bfloat16" is faster on CPUs with AVX512_BF16
 reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
@@ -41,8 +44,17 @@ run_dir = None  # None: reports_dir/stage
 from mnist_lab import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
-config, run_dir = cells.setup(stage, profile, reports_dir, run_dir, epochs=epochs, batch_size=batch_size,
-                              subset=subset, seed=seed)
+config, run_dir = cells.setup(
+    stage,
+    profile,
+    reports_dir,
+    run_dir,
+    epochs=epochs,
+    batch_size=batch_size,
+    subset=subset,
+    seed=seed,
+    precision=precision,
+)
 
 # %% [markdown]
 # ## The model

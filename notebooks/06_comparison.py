@@ -1,10 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -56,8 +58,22 @@ runs = cells.comparison(profile, reports_dir)
 # With the quick profile this notebook first trains one extra seed per stage itself (about a
 # minute); with the full profile it only reads the committed sweep.
 
+# %% tags=["nbval-ignore-output"]
+cells.train_quick_seeds(profile, reports_dir)
+
 # %%
 seed_runs = cells.seed_runs(profile, reports_dir)
 
 # %% tags=["nbval-ignore-output"]
 cells.seed_variance(seed_runs, profile, reports_dir)
+
+# %% [markdown]
+# ## Ensembles of a stage's seeds
+#
+# The seeds' stored test-set probabilities, averaged: one ensemble per stage with enough seeds,
+# made of all of them (fixed in advance, never chosen on the test set), compared digit by
+# digit with the stage's best single run, and its accuracy by number of members, to show
+# where adding seeds stops paying.
+
+# %% tags=["nbval-ignore-output"]
+cells.ensembles(seed_runs, profile, reports_dir)

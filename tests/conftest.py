@@ -17,3 +17,38 @@ def mnist():
 def small_splits(mnist):
     """A stratified 500-image sample split 90/10, and the full test set."""
     return make_splits(mnist, validation_fraction=0.1, split_seed=42, subset=500, seed=42)
+
+
+def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, **config):
+    """A finished run folder that got the test digits `wrong` (default: the first `errors`) wrong,
+    as 7 -> 1, without training anything. `config` overrides TrainConfig fields (e.g. seed)."""
+    import numpy as np
+
+    from mnist_lab.files import write_json
+    from mnist_lab.run_dir import write_probabilities
+
+    wrong = list(range(errors)) if wrong is None else wrong
+    matrix = np.diag([1000] * 10)
+    matrix[7, 7], matrix[7, 1] = 1000 - len(wrong), len(wrong)
+    path.mkdir(parents=True)
+    write_json(path / "config.json", {"stage": stage, **config})
+    write_json(path / "history.json", [])
+    if probabilities is not None:
+        write_probabilities(path / "test_probabilities.npz", probabilities)
+    write_json(
+        path / "metrics.json",
+        {
+            "test_accuracy": accuracy,
+            "test_loss": 0.05,
+            "parameters": 10,
+            "epochs_run": 3,
+            "best_epoch": 2,
+            "training_seconds": 60.0,
+            "images_per_second": 150.0,
+            "data": {"train": 54000, "test": 10000},
+            "misclassified": [[i, 7, 1] for i in wrong],
+            "confusion_matrix": matrix.tolist(),
+            "environment": {"device": "CPU (2 cores)", "backend": "jax", "jax": "0.7.0"},
+        },
+    )
+    return path

@@ -29,8 +29,9 @@ def golden_values(stage: str, work_dir: Path) -> dict:
     run = run_stage(TrainConfig(stage=stage, **GOLDEN_RUNS[stage]), work_dir, verbose=0, reuse=False)
     weights = keras.models.load_model(work_dir / "model.keras").get_weights()
     return {
-        "history": {key: [record[key] for record in run.history]
-                    for key in ("loss", "accuracy", "val_loss", "val_accuracy")},
+        "history": {
+            key: [record[key] for record in run.history] for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+        },
         "test_loss": run.metrics["test_loss"],
         "test_accuracy": run.metrics["test_accuracy"],
         # One number per weight array: enough to catch any change, tolerant of float order.

@@ -40,8 +40,13 @@ def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments
         "import sys; from mnist_lab.cli import main; code = main(sys.argv[1:]); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(code)"
     )
-    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
-                          env={"MNIST_LAB_DATA": str(tmp_path / "missing"), "PATH": ""}, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv],
+        capture_output=True,
+        text=True,
+        env={"MNIST_LAB_DATA": str(tmp_path / "missing"), "PATH": ""},
+        timeout=60,
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-lab train: error: ") and message in lines[0]
@@ -69,8 +74,14 @@ def test_train_command_runs_a_stage(tmp_path, capsys):
 
 
 def cli(*argv, **popen):
-    return subprocess.Popen([sys.executable, "-m", "mnist_lab.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mnist_lab.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        **popen,
+    )
 
 
 def wait_for(path, process, seconds=120):
@@ -83,7 +94,11 @@ def wait_for(path, process, seconds=120):
 
 def package_errors(stderr: str) -> list[str]:
     """stderr without TensorFlow's start-up log lines (absl writes them before Python runs)."""
-    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(("WARNING: All log", "I0000", "E0000", "W0000"))]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and not line.startswith(("WARNING: All log", "I0000", "E0000", "W0000"))
+    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -95,8 +110,10 @@ def test_an_interrupted_run_says_so_in_one_line_and_resumes(tmp_path, signum):
     first.send_signal(signum)
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == 130
-    assert package_errors(stderr) == [f"mnist-lab train: interrupted; finished epochs are kept in {out}/.partial; "
-                                      "run the same command again to resume"]
+    assert package_errors(stderr) == [
+        f"mnist-lab train: interrupted; finished epochs are kept in {out}/.partial; "
+        "run the same command again to resume"
+    ]
     assert not (out / "metrics.json").exists()
     done = subprocess.run([sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -105,15 +122,19 @@ def test_an_interrupted_run_says_so_in_one_line_and_resumes(tmp_path, signum):
 
 def test_a_second_run_into_the_same_folder_stops_at_once(tmp_path):
     out = tmp_path / "run"
-    args = ["train", "--stage", "dnn", "--subset", "2000", "--epochs", "40", "--out", str(out)]
+    # A conv stage with no early stopping in sight: the first run surely still holds the folder.
+    args = ["train", "--stage", "cnn", "--subset", "1000", "--epochs", "40", "--out", str(out)]
     first = cli(*args)
     try:
         wait_for(out / ".partial" / "checkpoint.npz", first)
-        second = subprocess.run([sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True,
-                                timeout=120)
+        second = subprocess.run(
+            [sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 2
-        assert package_errors(second.stderr) == [f"mnist-lab train: error: another run (PID {first.pid}) is using "
-                                                 f"{out}; wait for it to finish, or stop it, then run this again"]
+        assert package_errors(second.stderr) == [
+            f"mnist-lab train: error: another run (PID {first.pid}) is using "
+            f"{out}; wait for it to finish, or stop it, then run this again"
+        ]
     finally:
         first.kill()  # a killed run releases its lock with its process
         first.communicate()

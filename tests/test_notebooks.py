@@ -1,5 +1,6 @@
 """The notebooks stay thin, agree with the package on parameters, and the runner is safe."""
 
+import ast
 import re
 
 import jupytext
@@ -8,9 +9,9 @@ import pytest
 
 from mnist_lab import runner
 from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.profiles import PROFILES, REPORT_DIRS
 from mnist_lab.files import PROJECT_ROOT
 from mnist_lab.models import STAGES
+from mnist_lab.profiles import PROFILES, REPORT_DIRS
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NBVAL_DIR = PROJECT_ROOT / "tests" / "nbval"
@@ -38,11 +39,23 @@ def test_stage_notebook_parameters_match_the_package(name):
     exec(parameters_cell(notebook).source, namespace)
     assert namespace["stage"] == runner.NOTEBOOKS[name]
     assert namespace["profile"] == "full" and namespace["profile"] in PROFILES
-    training = {"epochs", "batch_size", "subset", "seed"}
+    training = {"epochs", "batch_size", "subset", "seed", "precision"}
     assert training <= set(TrainConfig.__dataclass_fields__)  # the overrides are config fields
     declared = {k for k in namespace if not k.startswith("__")}
     assert declared == {"stage", "profile", "reports_dir", "run_dir", *training}
     assert all(namespace[k] is None for k in training)  # defaults come from the package, not the notebook
+
+
+def calls_cells_only(statement: ast.stmt) -> bool:
+    """`from mnist_lab import cells`, or `[names =] cells.something(arguments)` with plain arguments."""
+    if isinstance(statement, ast.ImportFrom):
+        return statement.module == "mnist_lab" and [a.name for a in statement.names] == ["cells"]
+    value = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
+    if not isinstance(value, ast.Call):
+        return False
+    function = value.func
+    plain = all(isinstance(a, (ast.Name, ast.Constant)) for a in [*value.args, *(k.value for k in value.keywords)])
+    return isinstance(function, ast.Attribute) and getattr(function.value, "id", None) == "cells" and plain
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.py")), ids=lambda p: p.stem)
@@ -53,9 +66,28 @@ def test_notebooks_only_call_the_package(path):
     for cell in code_cells(notebook):
         if "parameters" in cell.metadata.get("tags", []):
             continue
-        for statement in re.split(r"\n(?=\S)", cell.source.strip()):
-            assert re.match(r"(from mnist_lab import cells\b|(\w+(, \w+)* = )?cells\.\w+\()", statement), statement
-        assert not re.search(r"^\s*(def|class|for|while|if) ", cell.source, re.M)
+        for statement in ast.parse(cell.source).body:
+            assert calls_cells_only(statement), ast.unparse(statement)
+
+
+def test_the_notebook_check_rejects_logic():
+    for source in ("import numpy", "x = 1 + 2", "for i in range(3):\n    cells.train(i)", "cells.train(config + 1)"):
+        assert not all(calls_cells_only(statement) for statement in ast.parse(source).body), source
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.py")), ids=lambda p: p.stem)
+def test_notebook_pairs_are_in_sync_and_hold_no_outputs(path):
+    """Each notebook is a jupytext pair (ipynb,py:percent): the .py for diffs, the .ipynb for
+    Jupyter and plain papermill. They must hold the same cells; `make sync` pairs them."""
+    assert jupytext.read(path).metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    paired = path.with_suffix(".ipynb")
+    assert paired.is_file(), f"{paired.name} is missing: run `make sync`"
+    text, notebook = jupytext.read(path), nbformat.read(paired, as_version=4)
+    assert [(c.cell_type, c.source) for c in notebook.cells] == [(c.cell_type, c.source) for c in text.cells], (
+        f"{paired.name} and {path.name} differ: run `make sync`"
+    )
+    assert not any(c.get("outputs") for c in notebook.cells), f"{paired.name} stores outputs"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
 
 
 def test_makefile_report_folders_match_the_package():
@@ -70,15 +102,16 @@ def test_nbval_references_are_the_current_notebooks(name):
     reference = nbformat.read(NBVAL_DIR / f"{name}.ipynb", as_version=4)
     source = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
     kept = [c for c in reference.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    assert [(c.cell_type, c.source) for c in kept] == [(c.cell_type, c.source) for c in source.cells], \
+    assert [(c.cell_type, c.source) for c in kept] == [(c.cell_type, c.source) for c in source.cells], (
         f"tests/nbval/{name}.ipynb is stale: run `make nbval-refresh`"
+    )
     injected = [c for c in reference.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and 'profile = "quick"' in injected[0].source
 
 
 # --- the runner, on a tiny stand-in notebook
 
-FAKE_NOTEBOOK = '''# %% tags=["parameters"]
+FAKE_NOTEBOOK = """# %% tags=["parameters"]
 profile = "full"
 reports_dir = None
 run_dir = None
@@ -91,7 +124,7 @@ assert os.environ.get("FAKE_FAIL") != "1", "asked to fail"
 if os.environ.get("FAKE_HANG"):
     pathlib.Path(os.environ["FAKE_HANG"]).write_text("started")
     import time; time.sleep(120)
-'''
+"""
 
 
 @pytest.fixture
@@ -202,8 +235,12 @@ def test_force_reruns_a_current_report_through_make(tmp_path):
     os_utime(report, (future, future))
 
     def dry_run(*extra):
-        done = subprocess.run(["make", "-n", "--no-print-directory", "01_dnn", "PROFILE=quick",
-                               f"REPORTS_quick={tmp_path}", *extra], cwd=PROJECT_ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            ["make", "-n", "--no-print-directory", "01_dnn", "PROFILE=quick", f"REPORTS_quick={tmp_path}", *extra],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 

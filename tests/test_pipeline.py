@@ -19,7 +19,7 @@ def test_augmentation_keeps_shape_dtype_and_range_and_changes_images(small_split
     changed = np.abs(augmented - images).reshape(64, -1).max(axis=1) > 0.05
     assert changed.mean() > 0.9  # nearly every digit moved
     # Small transforms: the digit stays where it was, roughly (ink overlap stays high).
-    overlap = (np.minimum(augmented, images).sum(axis=(1, 2, 3)) / images.sum(axis=(1, 2, 3)))
+    overlap = np.minimum(augmented, images).sum(axis=(1, 2, 3)) / images.sum(axis=(1, 2, 3))
     assert np.median(overlap) > 0.3
 
 
@@ -30,14 +30,30 @@ def test_one_warp_equals_image_data_generator_for_the_same_parameters(small_spli
 
     images = small_splits.x_train[:8]
     rng = np.random.default_rng(0)
-    draws = {"theta": rng.uniform(-10, 10, 8), "tx": rng.uniform(-2.8, 2.8, 8), "ty": rng.uniform(-2.8, 2.8, 8),
-             "zx": rng.uniform(0.9, 1.1, 8), "zy": rng.uniform(0.9, 1.1, 8)}
-    ours = np.asarray(warp(images, affine_matrices(**{k: tf.constant(v, tf.float32) for k, v in draws.items()},
-                                                   height=28, width=28)))
-    theirs = np.stack([
-        apply_affine_transform(image, **{k: v[i] for k, v in draws.items()}, row_axis=0, col_axis=1,
-                               channel_axis=2, fill_mode="nearest", order=1)
-        for i, image in enumerate(images)])
+    draws = {
+        "theta": rng.uniform(-10, 10, 8),
+        "tx": rng.uniform(-2.8, 2.8, 8),
+        "ty": rng.uniform(-2.8, 2.8, 8),
+        "zx": rng.uniform(0.9, 1.1, 8),
+        "zy": rng.uniform(0.9, 1.1, 8),
+    }
+    ours = np.asarray(
+        warp(images, affine_matrices(**{k: tf.constant(v, tf.float32) for k, v in draws.items()}, height=28, width=28))
+    )
+    theirs = np.stack(
+        [
+            apply_affine_transform(
+                image,
+                **{k: v[i] for k, v in draws.items()},
+                row_axis=0,
+                col_axis=1,
+                channel_axis=2,
+                fill_mode="nearest",
+                order=1,
+            )
+            for i, image in enumerate(images)
+        ]
+    )
     assert np.abs(ours - images).max() > 0.5  # the draws do move the digits
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
@@ -79,4 +95,4 @@ def test_augmented_epochs_differ_and_a_rebuilt_dataset_repeats_them(small_splits
     first = epochs(make_dataset(x, y, batch_size=64, training=True, augmentation=augment, seed=5))
     rebuilt = epochs(make_dataset(x, y, batch_size=64, training=True, augmentation=augment, seed=5))
     assert not np.allclose(first[0], first[1], atol=0.05)  # fresh draws (and order) every epoch
-    assert all(np.array_equal(a, b) for a, b in zip(first, rebuilt))  # the same seed, the same epochs
+    assert all(np.array_equal(a, b) for a, b in zip(first, rebuilt, strict=True))  # the same seed, the same epochs

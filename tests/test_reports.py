@@ -7,12 +7,21 @@ import math
 import keras
 import numpy as np
 import pytest
+from conftest import fake_run
 
 from mnist_lab.data import fetch_mnist
-from mnist_lab.files import PROJECT_ROOT, write_json
+from mnist_lab.files import PROJECT_ROOT
 from mnist_lab.models import STAGES
 from mnist_lab.profiles import reports_root
-from mnist_lab.results import README_BEGIN, README_END, accuracy_changes, finished_runs, readme_results, update_readme
+from mnist_lab.results import (
+    README_BEGIN,
+    README_END,
+    accuracy_changes,
+    finished_runs,
+    readme_results,
+    update_readme,
+    write_reports_readme,
+)
 from mnist_lab.stats import changed_errors, mcnemar_p
 
 REPORTS = reports_root("full")
@@ -39,29 +48,18 @@ def test_committed_models_fit_the_size_budget():
 
 def test_readme_results_are_the_committed_reports():
     readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index(README_BEGIN) + len(README_BEGIN):readme.index(README_END)]
+    section = readme[readme.index(README_BEGIN) + len(README_BEGIN) : readme.index(README_END)]
     assert section.strip() == readme_results(REPORTS), (
         "README.md's results section differs from reports/: run `make reproduce` (or "
-        "`mnist-lab notebook 06_comparison`) and commit README.md")
+        "`mnist-lab notebook 06_comparison`) and commit README.md"
+    )
 
 
 # --- the report writers, on made-up runs
 
 
 def _fake_run(reports, stage, accuracy, errors, wrong=None):
-    """A finished run that got the test digits `wrong` (default: the first `errors`) wrong, as 7 → 1."""
-    wrong = list(range(errors)) if wrong is None else wrong
-    matrix = np.diag([1000] * 10)
-    matrix[7, 7], matrix[7, 1] = 1000 - len(wrong), len(wrong)
-    run = reports / stage
-    run.mkdir(parents=True)
-    write_json(run / "config.json", {"stage": stage})
-    write_json(run / "history.json", [])
-    write_json(run / "metrics.json", {
-        "test_accuracy": accuracy, "test_loss": 0.05, "parameters": 10, "epochs_run": 3, "best_epoch": 2,
-        "training_seconds": 60.0, "images_per_second": 150.0, "data": {"train": 54000}, "misclassified": [[i, 7, 1] for i in wrong],
-        "confusion_matrix": matrix.tolist(),
-        "environment": {"device": "CPU (2 cores)", "backend": "jax", "jax": "0.7.0"}})
+    fake_run(reports / stage, stage, accuracy, errors, wrong)
 
 
 def test_update_readme_rewrites_only_its_section(tmp_path):
@@ -75,11 +73,17 @@ def test_update_readme_rewrites_only_its_section(tmp_path):
     text = readme.read_text()
     assert text.startswith(f"# intro\n\n{README_BEGIN}\n") and text.endswith(f"{README_END}\n\n## after\n")
     assert "stale numbers" not in text
-    assert "| [`cnn`](reports/cnn/) | 99.00% | 0.0500 | 10 | 3 (2) | 1.0 min (150) | 54,000 | CPU (2 cores) | jax 0.7.0 |" in text
-    assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors: 100 fixed, 0 new; McNemar p < 0.001)" in text
-    assert "Not run yet: cnn_reg, cnn_bn, cnn_bn_aug." in text
+    row = "| [`cnn`](reports/cnn/) | 99.00% | 99.00% ± 0.00 (1) | 0.0500 | 10 | 3 (2) | 1.0 min (150) | 54,000 |"
+    assert row in text
+    verdict = "- `dnn` → `cnn` (plain CNN: the seed's conv/pool/dense layers only): +1.000 points; **not enough seeds**"
+    assert verdict in text
     update_readme(readme, reports)
     assert readme.read_text() == text  # idempotent
+
+    # The per-image view and the stages not run yet are in reports/README.md.
+    per_image = write_reports_readme(reports, "full").read_text()
+    assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors: 100 fixed, 0 new; McNemar p < 0.001)" in per_image
+    assert "Not run yet: cnn_reg, cnn_bn, cnn_bn_aug." in per_image
 
 
 def test_update_readme_without_its_markers_says_how_to_fix_and_changes_nothing(tmp_path):
@@ -100,8 +104,9 @@ def test_the_seed_model_is_compared_with_what_the_seed_reported(tmp_path):
     n, p, z = 10_000, 0.995, 1.959964
     centre, spread = p + z**2 / (2 * n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     low, high = (centre - spread) / (1 + z**2 / n), (centre + spread) / (1 + z**2 / n)
-    assert lines[1].endswith(f"99.50% (95% interval {100 * low:.2f}-{100 * high:.2f}%); "
-                             "the seed notebook reported 99.45%.")
+    assert lines[1].endswith(
+        f"99.50% (95% interval {100 * low:.2f}-{100 * high:.2f}%); the seed notebook reported 99.45%."
+    )
     assert f"{100 * low:.2f}-{100 * high:.2f}" == "99.34-99.62"
 
 

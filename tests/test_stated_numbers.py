@@ -48,6 +48,17 @@ def test_hand_written_documents_state_no_result(path):
 
 def test_the_check_catches_results_and_spares_protocol_constants():
     assert result_numbers("99.62% against 99.63%, 38 test errors (McNemar p = 1.0); 0.066 of 0.080") == [
-        "99.62%", "99.63%", "38 test errors", "p = 1.0", "0.066", "0.080"]
-    assert result_numbers("the seed reported 99.45%; its notes say ~99.1% and ~99.4–99.5%; dropout 0.25, "
-                          "L2 1e-3, 20 epochs, ±10%, the 10 digits, 10,000 test digits") == []
+        "99.62%",
+        "99.63%",
+        "38 test errors",
+        "p = 1.0",
+        "0.066",
+        "0.080",
+    ]
+    assert (
+        result_numbers(
+            "the seed reported 99.45%; its notes say ~99.1% and ~99.4–99.5%; dropout 0.25, "
+            "L2 1e-3, 20 epochs, ±10%, the 10 digits, 10,000 test digits"
+        )
+        == []
+    )

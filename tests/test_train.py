@@ -81,8 +81,11 @@ def test_run_writes_whole_run_directory(tmp_path):
 def test_evaluate_matches_keras_evaluate(small_splits):
     model = compile_model(STAGES["cnn_reg"](), TrainConfig())  # has an L2 penalty, which evaluate adds
     model.fit(small_splits.x_train[:64], small_splits.y_train[:64], epochs=1, verbose=0)
-    few = Splits(*(getattr(small_splits, k) for k in ("x_train", "y_train", "x_val", "y_val")),
-                 small_splits.x_test[:300], small_splits.y_test[:300])
+    few = Splits(
+        *(getattr(small_splits, k) for k in ("x_train", "y_train", "x_val", "y_val")),
+        small_splits.x_test[:300],
+        small_splits.y_test[:300],
+    )
     ours = evaluate(model, few)
     loss, accuracy = model.evaluate(few.x_test, few.y_test, verbose=0)
     assert ours["test_loss"] == pytest.approx(loss, rel=1e-4)

@@ -1,0 +1,139 @@
+"""Seed variance: the statistics on known inputs, the sweep's layout and caching, verify's exits,
+and ensembles."""
+
+import numpy as np
+import pytest
+from conftest import fake_run
+
+from mnist_lab import verify
+from mnist_lab.cli import main
+from mnist_lab.config import ConfigError
+from mnist_lab.run_dir import load_run
+from mnist_lab.stats import (
+    band_z,
+    difference_interval,
+    ensemble_curve,
+    ensemble_errors,
+    probability_of_superiority,
+    seed_summary,
+    verdict,
+)
+from mnist_lab.sweep import parse_seeds, run_sweep, seed_run_dir, stage_seeds
+
+# --- statistics, on numbers worked out by hand
+
+
+def test_seed_summary():
+    summary = seed_summary([0.990, 0.992, 0.994])
+    assert summary["n"] == 3 and summary["mean"] == pytest.approx(0.992)
+    assert summary["std"] == pytest.approx(0.002)  # sample std (ddof 1)
+    assert (summary["min"], summary["max"]) == (0.990, 0.994)
+
+
+def test_welch_interval_and_a_real_step():
+    # Both sds 0.001, n 3 each: se = sqrt(2/3) * 0.001, df = 4, t(0.975, 4) = 2.7764.
+    before, after = [0.990, 0.991, 0.992], [0.993, 0.994, 0.995]
+    difference, low, high = difference_interval(before, after)
+    half = 2.7764451 * np.sqrt(2 / 3) * 0.001
+    assert difference == pytest.approx(0.003)
+    assert (low, high) == (pytest.approx(0.003 - half, abs=1e-9), pytest.approx(0.003 + half, abs=1e-9))
+    assert verdict(before, after)["verdict"] == "real"
+
+
+def test_an_overlapping_step_is_not_detectable_and_bounded():
+    result = verdict([0.9960, 0.9963, 0.9958, 0.9961], [0.9962, 0.9959, 0.9964, 0.9960])
+    assert result["verdict"] == "not detectable" and result["low"] < 0 < result["high"]
+    assert verdict([0.996], [0.997])["verdict"] == "not enough seeds"
+
+
+def test_probability_of_superiority_counts_ties_half():
+    # Pairs (after, before): 2>1, 2=2, 3>1, 3>2 -> (1 + 0.5 + 1 + 1) / 4.
+    assert probability_of_superiority([1, 2], [2, 3]) == 0.875
+
+
+def test_band_z_floors_the_std_at_the_binomial_error():
+    z, used = band_z(0.995, 0.996, 0.0, test_size=10_000)
+    assert used == pytest.approx(np.sqrt(0.996 * 0.004 / 10_000))
+    assert z == pytest.approx(-0.001 / used)
+
+
+def test_ensembles_average_probabilities():
+    labels = np.array([0, 1, 1])
+    a = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])  # wrong on digit 1
+    b = np.array([[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]])  # wrong on digit 0
+    assert ensemble_errors([a, b], labels) == set()  # averaged, each mistake is outvoted
+    curve = ensemble_curve([a, b], labels)
+    assert [p["members"] for p in curve] == [1, 2]
+    assert curve[0]["mean"] == pytest.approx(2 / 3) and curve[1]["mean"] == 1.0
+
+
+# --- the sweep's layout, protocol filter and caching
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("7,0-2,7") == [0, 1, 2, 7]
+    for bad in ("", "a-b", "3-1", "-1", str(2**32)):
+        with pytest.raises(ConfigError):
+            parse_seeds(bad)
+
+
+def test_stage_seeds_take_the_stage_run_as_seed_42_and_skip_other_protocols(tmp_path):
+    fake_run(tmp_path / "cnn", "cnn", 0.993, 70)
+    fake_run(seed_run_dir(tmp_path, "cnn", 0), "cnn", 0.992, 80, seed=0)
+    fake_run(seed_run_dir(tmp_path, "cnn", 1), "cnn", 0.950, 500, seed=1, epochs=2)  # another protocol
+    assert [run.seed for run in stage_seeds(tmp_path, "cnn")] == [0, 42]
+
+
+def test_a_sweep_trains_each_seed_once(tmp_path, capsys):
+    first = run_sweep(["dnn"], [0, 1], "quick", tmp_path, verbose=0)
+    assert [run.seed for run in first] == [0, 1]
+    assert {p.name for p in (tmp_path / "seeds" / "dnn" / "seed_0").iterdir()} == {
+        "config.json",
+        "history.json",
+        "metrics.json",
+        "test_probabilities.npz",
+    }
+    assert first[0].metrics["test_accuracy"] != first[1].metrics["test_accuracy"]  # seeds differ
+    capsys.readouterr()
+    again = run_sweep(["dnn"], [0, 1], "quick", tmp_path, verbose=0)
+    assert capsys.readouterr().out.count("reusing the finished run") == 2
+    assert [run.metrics for run in again] == [run.metrics for run in first]
+
+
+# --- verify: inside, outside, another protocol
+
+
+@pytest.fixture
+def band(tmp_path):
+    """cnn_bn with five committed seeds around 99.60%."""
+    for seed, accuracy in zip((42, 0, 1, 2, 3), (0.9960, 0.9958, 0.9962, 0.9961, 0.9959), strict=True):
+        fake_run(seed_run_dir(tmp_path, "cnn_bn", seed), "cnn_bn", accuracy, round(10_000 * (1 - accuracy)), seed=seed)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "accuracy, config, code, says",
+    [
+        (0.9960, {}, verify.INSIDE, "INSIDE the band"),
+        (0.9910, {}, verify.OUTSIDE, "OUTSIDE the band"),  # 0.5 points lower
+        (0.9960, {"epochs": 5}, verify.INCOMPARABLE, "epochs 5 (band: 20)"),
+    ],
+)
+def test_verify_exits(band, tmp_path, monkeypatch, capsys, accuracy, config, code, says):
+    mine = fake_run(tmp_path / "mine", "cnn_bn", accuracy, round(10_000 * (1 - accuracy)), seed=7, **config)
+    result = verify.check_run(load_run(mine), band)
+    assert result.code == code and says in "\n".join(result.lines)
+    monkeypatch.setattr(verify, "reports_root", lambda profile: band)
+    assert main(["verify", str(mine)]) == code
+    assert says in capsys.readouterr().out
+
+
+def test_verify_of_a_committed_seed_leaves_it_out_of_its_own_band(band):
+    result = verify.check_run(load_run(seed_run_dir(band, "cnn_bn", 0)), band)
+    assert result.code == verify.INSIDE and "over 4 committed seeds" in result.lines[0]
+
+
+def test_verify_of_a_folder_that_is_no_run_says_so(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == 2
+    assert "is not a finished run" in capsys.readouterr().err
