@@ -79,3 +79,36 @@ def test_array_augment_draws_per_batch_and_repeats_for_the_same_draws():
     other = array_augment(images, np.random.default_rng([42, 1, 0]), **kwargs)
     assert first.shape == images.shape and np.array_equal(first, again)
     assert not np.allclose(first, other) and not np.allclose(first, images)
+
+
+RESUME_UNDER_JAX = """
+import json, keras
+from pathlib import Path
+from mnist_lab.config import TrainConfig
+from mnist_lab.train import run_stage
+
+class Stop(Exception):
+    pass
+
+class StopAt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise Stop
+
+config = TrainConfig(stage="cnn_bn_aug", subset=200, epochs=3, lr_patience=1, seed=5)
+whole = run_stage(config, Path("whole"), verbose=0)
+try:
+    run_stage(config, Path("resumed"), verbose=0, extra_callbacks=[StopAt()])
+except Stop:
+    pass
+resumed = run_stage(config, Path("resumed"), verbose=0)
+strip = lambda history: [{k: v for k, v in r.items() if k != "seconds"} for r in history]
+print(json.dumps([strip(whole.history) == strip(resumed.history), resumed.metrics["resumed_from_epoch"],
+                  whole.metrics["test_loss"] == resumed.metrics["test_loss"]]))
+"""
+
+
+def test_a_resumed_run_equals_the_uninterrupted_run_under_jax(tmp_path):
+    done = run_jax(RESUME_UNDER_JAX, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, 2, True]
