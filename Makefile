@@ -94,9 +94,9 @@ test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)
 nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after an intended change of their output
 	$(BIN)/mnist-lab nbval-refresh
 
-bench: $(INSTALLED) ## Augmentation vs the seed's ImageDataGenerator: sharpness of the digits, training throughput
+bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput against the machine's matmul peak; bf16 ratio
 	$(BIN)/python benchmarks/augmentation_sharpness.py
-	$(BIN)/python benchmarks/augmentation_throughput.py
+	$(BIN)/python benchmarks/augmentation_throughput.py --full-epoch
 
 reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROFILE=quick: reports-quick/)
 	@$(MAKE) --no-print-directory $(foreach n,$(NOTEBOOKS),$(call report_of,$(n)))
