@@ -66,8 +66,12 @@ stages: $(INSTALLED) ## List the stages
 train: $(INSTALLED) ## Train STAGE into runs/STAGE (e.g. make train STAGE=dnn EPOCHS=2 SUBSET=5000)
 	$(BIN)/mnist-lab train $(TRAIN_ARGS)
 
-seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; contested steps first)
-	$(BIN)/mnist-lab sweep --seeds $(SEEDS)
+seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; make -j2 seeds: two at once)
+	@$(MAKE) --no-print-directory $(addprefix seed-,$(shell $(BIN)/mnist-lab sweep --plan --seeds $(SEEDS)))
+
+# One target per (stage, seed), in the order the sweep gives (the contested steps first).
+seed-%: $(INSTALLED)
+	$(BIN)/mnist-lab sweep --stage $(word 1,$(subst @, ,$*)) --seeds $(word 2,$(subst @, ,$*))
 
 verify: $(INSTALLED) ## Train one fresh seed of STAGE and check it against the committed seeds (exit 0 inside the band)
 	$(BIN)/mnist-lab verify --stage $(STAGE)

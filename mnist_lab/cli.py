@@ -78,6 +78,9 @@ def cmd_sweep(args) -> int:
         get_stage(stage)
     check_profile(args.profile)
     seeds = parse_seeds(args.seeds)
+    if args.plan:  # for make: one target per run, so that make -j can run them side by side
+        print(" ".join(f"{stage}@{seed}" for seed in seeds for stage in stages))
+        return 0
     args.resume_hint = "finished runs are kept; run the same command again to resume the one in progress"
     runs = run_sweep(stages, seeds, args.profile)
     for run in runs:
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--stage", action="append", help="a stage (repeatable; default: all, contested first)")
     sweep.add_argument("--seeds", required=True, help="e.g. 0-4 or 0,3,7 (seed 42 is the stage's own run)")
     sweep.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    sweep.add_argument("--plan", action="store_true", help="only print the runs, as STAGE@SEED, in training order")
     sweep.set_defaults(handler=cmd_sweep)
     verify = commands.add_parser("verify", help="is a run's test accuracy inside its stage's committed band?")
     verify.add_argument("run_dir", nargs="?", help="a finished run folder (from train or a notebook)")

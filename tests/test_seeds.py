@@ -137,3 +137,9 @@ def test_verify_of_a_committed_seed_leaves_it_out_of_its_own_band(band):
 def test_verify_of_a_folder_that_is_no_run_says_so(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 2
     assert "is not a finished run" in capsys.readouterr().err
+
+
+def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
+    assert main(["sweep", "--seeds", "0-1", "--plan"]) == 0
+    plan = capsys.readouterr().out.split()
+    assert plan[:3] == ["cnn_reg@0", "cnn_bn@0", "cnn_bn_aug@0"] and len(plan) == 10
