@@ -19,7 +19,7 @@ from mnist_lab.stats import (
     seed_summary,
     verdict,
 )
-from mnist_lab.sweep import all_stage_seeds
+from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, all_stage_seeds
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -200,10 +200,17 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "",
         *([QUICK_CAVEAT, ""] if profile == "quick" else []),
         *results_markdown(runs, link_prefix="", seed_runs=all_stage_seeds(reports_dir, profile)),
+        "## Ensembles",
+        "",
+        *ensemble_markdown(
+            ensemble_rows(all_stage_seeds(reports_dir, profile), test_labels(), ENSEMBLE_MIN_SEEDS[profile]),
+            ENSEMBLE_MIN_SEEDS[profile],
+        ),
     ]
     figures = [
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
+        ("Ensemble accuracy by number of members", COMPARISON_FIGURES["ensemble_curves"]),
         ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"]),
     ]
     figures += [(f"Learning curves: {name}", f"{name}/{FIGURES['learning_curves']}") for name in runs]
@@ -235,6 +242,8 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
             "",
         ]
     parts += [line for line in accuracy_changes(runs) if line.startswith("- The seed's model")] + [""]
+    ensembles = ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS["full"])
+    parts += [ensemble_line(stage, row) for stage, row in ensembles.items()] + ([""] if ensembles else [])
     headline = [
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
@@ -410,6 +419,20 @@ def ensemble_rows(seed_runs: dict[str, list[Run]], labels, min_seeds: int) -> di
             "curve": ensemble_curve(probabilities, labels),
         }
     return rows
+
+
+def ensemble_line(stage: str, row: dict) -> str:
+    return (
+        f"- Ensemble of all {row['members']} `{stage}` seeds (their averaged test probabilities): "
+        f"{100 * row['accuracy']:.2f}% ({row['errors']} test errors), against {100 * row['best_accuracy']:.2f}% "
+        f"for its best single run: {row['fixed']} digits fixed, {row['new']} new, McNemar {_p_value(row['p'])}."
+    )
+
+
+def test_labels():
+    from mnist_lab.data import fetch_mnist
+
+    return fetch_mnist().as_keras_tuple()[1][1]
 
 
 def ensemble_markdown(rows: dict[str, dict], min_seeds: int) -> list[str]:

@@ -143,3 +143,32 @@ def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
     assert main(["sweep", "--seeds", "0-1", "--plan"]) == 0
     plan = capsys.readouterr().out.split()
     assert plan[:3] == ["cnn_reg@0", "cnn_bn@0", "cnn_bn_aug@0"] and len(plan) == 10
+
+
+def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path):
+    from mnist_lab.results import ensemble_line, ensemble_rows
+    from mnist_lab.sweep import all_stage_seeds
+
+    labels = np.arange(10_000) % 10
+    rng = np.random.default_rng(0)
+    for seed in (42, 0, 1, 2, 3):
+        probabilities = np.full((10_000, 10), 0.01)
+        probabilities[np.arange(10_000), labels] = 0.5
+        wrong = rng.choice(10_000, 100, replace=False)  # each seed errs on its own 100 digits
+        probabilities[wrong, (labels[wrong] + 1) % 10] = 0.9
+        fake_run(
+            seed_run_dir(tmp_path, "dnn", seed),
+            "dnn",
+            0.99,
+            0,
+            wrong=wrong.tolist(),
+            probabilities=probabilities,
+            seed=seed,
+        )
+    rows = ensemble_rows(all_stage_seeds(tmp_path), labels, min_seeds=5)
+    row = rows["dnn"]
+    assert row["members"] == 5 and row["errors"] < 100  # averaging outvotes most single-seed mistakes
+    assert row["fixed"] - row["new"] == 100 - row["errors"]
+    assert [p["members"] for p in row["curve"]] == [1, 2, 3, 4, 5] and row["curve"][0]["subsets"] == 5
+    assert "Ensemble of all 5 `dnn` seeds" in ensemble_line("dnn", row)
+    assert ensemble_rows(all_stage_seeds(tmp_path), labels, min_seeds=6) == {}
