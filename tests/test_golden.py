@@ -25,12 +25,20 @@ def test_golden_values_belong_to_this_training_version():
     assert GOLDEN["training_version"] == TRAINING_VERSION, MESSAGE
 
 
+# Losses and weights must agree to rtol 1e-4. An accuracy may differ by one example, as another
+# CPU's rounding can tip one borderline prediction (validation: 30 images; test: 10,000).
+ONE_EXAMPLE = {"accuracy": 1 / 270, "val_accuracy": 1 / 30, "test_accuracy": 1 / 10_000}
+
+
 @pytest.mark.parametrize("stage", GOLDEN_RUNS)
 def test_training_computes_what_it_computed(stage, tmp_path):
     values, expected = golden_values(stage, tmp_path / stage), GOLDEN["runs"][stage]
-    pairs = [(f"history {k}", values["history"][k], expected["history"][k]) for k in expected["history"]]
+    pairs = [(k, values["history"][k], expected["history"][k]) for k in expected["history"]]
     pairs += [(key, values[key], expected[key]) for key in ("test_loss", "test_accuracy", "weight_abs_sums")]
     for name, got, want in pairs:
-        assert np.shape(got) == np.shape(want) and np.allclose(got, want, rtol=1e-4, atol=1e-6), (
-            f"{MESSAGE} ({stage}, {name}: {got} != {want})"
+        close = (
+            np.allclose(got, want, rtol=0, atol=ONE_EXAMPLE[name] + 1e-9)
+            if name in ONE_EXAMPLE
+            else (np.allclose(got, want, rtol=1e-4, atol=1e-6))
         )
+        assert np.shape(got) == np.shape(want) and close, f"{MESSAGE} ({stage}, {name}: {got} != {want})"
