@@ -246,3 +246,17 @@ def test_force_reruns_a_current_report_through_make(tmp_path):
 
     assert "mnist-lab notebook" not in dry_run()  # current: make alone would do nothing
     assert "mnist-lab notebook 01_dnn --profile quick --force" in dry_run("FORCE=1")
+
+
+def test_plain_papermill_rejects_a_bad_parameter_naming_it(tmp_path):
+    """`papermill notebooks/02_cnn.ipynb out.ipynb -p epochs 0` stops in the setup cell, naming epochs."""
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="epochs must be an integer >= 1, got 0"):
+        papermill.execute_notebook(
+            str(NOTEBOOK_DIR / "02_cnn.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"epochs": 0},
+            cwd=str(PROJECT_ROOT),
+            progress_bar=False,
+        )
