@@ -321,6 +321,7 @@ def run_stage(
         set_seeds(config.seed)
         model = compile_model(stage(), config)
 
+        provenance = environment()  # read before training: the commit the run was trained at
         started = time.perf_counter()
         history, resumed_from = fit(
             model, splits, config, work_dir, augment=stage.augment, verbose=verbose, extra_callbacks=extra_callbacks
@@ -347,7 +348,7 @@ def run_stage(
             "training_version": TRAINING_VERSION,
             "training_fingerprint": training_fingerprint(config),
             "data": {"source": loaded.source, **splits.sizes()},
-            "environment": environment(),
+            "environment": provenance,
         }
         # Finished: publish everything, metrics.json last (its presence means done). An older
         # run's metrics.json goes first, so a half-published folder never passes for finished;
