@@ -34,10 +34,11 @@ from mnist_lab.results import (
     seed_markdown,
     seed_rows,
     summary_row,
+    test_labels,
 )
 from mnist_lab.run_dir import load_run
 from mnist_lab.stats import accuracy_interval
-from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, all_stage_seeds, quick_sweep_for_notebook
+from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, SWEEP_SEEDS, all_stage_seeds, run_sweep
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
 # land in the notebooks' import cell, which nbval ignores, not in a cell it compares.
@@ -243,7 +244,7 @@ def budget_evidence(result, profile: str, reports_dir=None) -> None:
 def train_quick_seeds(profile: str, reports_dir=None) -> None:
     """The quick profile trains its one extra seed per stage here; the full profile only reads (make seeds)."""
     if profile == "quick":
-        quick_sweep_for_notebook(profile, Path(reports_dir or reports_root(profile)))
+        run_sweep(list(STAGES), SWEEP_SEEDS["quick"], profile, reports_dir, verbose=0)
     else:
         print("full profile: reading the committed seed sweep (`make seeds` trains it)")
 
@@ -267,8 +268,7 @@ def seed_variance(runs: dict, profile: str, reports_dir=None) -> None:
 def ensembles(runs: dict, profile: str, reports_dir=None) -> None:
     """Every stage with enough seeds, as an ensemble of all of them, and its accuracy by size."""
     root = Path(reports_dir or reports_root(profile))
-    _, (_, labels) = fetch_mnist().as_keras_tuple()
-    rows = ensemble_rows(runs, labels, ENSEMBLE_MIN_SEEDS[profile])
+    rows = ensemble_rows(runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile])
     _markdown("\n".join(ensemble_markdown(rows, ENSEMBLE_MIN_SEEDS[profile])))
     if rows:
         _show(plots.ensemble_curves(rows), root / COMPARISON_FIGURES["ensemble_curves"])

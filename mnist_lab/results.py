@@ -190,7 +190,7 @@ def results_markdown(
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
     reports_dir = Path(reports_dir)
-    runs = finished_runs(reports_dir)
+    runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
     parts = [
         f"# Results ({profile} profile)",
         "",
@@ -199,12 +199,11 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "the canonical 10,000-image test set.",
         "",
         *([QUICK_CAVEAT, ""] if profile == "quick" else []),
-        *results_markdown(runs, link_prefix="", seed_runs=all_stage_seeds(reports_dir, profile)),
+        *results_markdown(runs, link_prefix="", seed_runs=seed_runs),
         "## Ensembles",
         "",
         *ensemble_markdown(
-            ensemble_rows(all_stage_seeds(reports_dir, profile), test_labels(), ENSEMBLE_MIN_SEEDS[profile]),
-            ENSEMBLE_MIN_SEEDS[profile],
+            ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile]), ENSEMBLE_MIN_SEEDS[profile]
         ),
     ]
     figures = [
@@ -248,9 +247,8 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
     ]
-    if runs:
-        last = list(runs)[-1]  # the final stage once every stage has run
-        headline.append((f"Learning curves of `{last}`", f"{last}/{FIGURES['learning_curves']}"))
+    last = list(runs)[-1]  # the final stage once every stage has run
+    headline.append((f"Learning curves of `{last}`", f"{last}/{FIGURES['learning_curves']}"))
     for caption, relative in headline:
         if (reports_dir / relative).is_file():
             parts += [f"**{caption}**", "", f"![{caption}]({link_prefix}{relative})", ""]

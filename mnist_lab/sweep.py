@@ -94,9 +94,3 @@ def stage_seeds(reports, stage: str, profile: str = "full") -> list[Run]:
 
 def all_stage_seeds(reports, profile: str = "full") -> dict[str, list[Run]]:
     return {stage: runs for stage in STAGES if (runs := stage_seeds(reports, stage, profile))}
-
-
-def quick_sweep_for_notebook(profile: str, reports) -> None:
-    """The comparison notebook's quick profile trains its few extra seeds itself (about a minute)."""
-    if profile == "quick":
-        run_sweep(list(STAGES), SWEEP_SEEDS["quick"], profile, reports, verbose=0)

@@ -105,7 +105,8 @@ class Checkpoint(keras.callbacks.Callback):
         self.early_stopping, self.reduce_lr = early_stopping, reduce_lr
         self.records: list[dict] = []
         self.resumed_from: int | None = None
-        self.saved: dict | None = None
+        self.saved: dict | None = None  # the checkpoint's arrays
+        self.state: dict | None = None  # and its JSON part: identity, history, callback state
         self._started = 0.0
 
     # --- saving and reading the file
@@ -116,22 +117,21 @@ class Checkpoint(keras.callbacks.Callback):
             return 0
         with np.load(self.path) as saved:
             self.saved = {key: saved[key] for key in saved.files}
-        state = json.loads(str(self.saved["state"]))
-        self.records = state["history"]
+        self.state = json.loads(str(self.saved["state"]))
+        self.records = self.state["history"]
         self.resumed_from = len(self.records)
         return self.resumed_from
 
     def finished(self) -> bool:
         """The checkpointed run had already ended (EarlyStopping fired, or the last epoch ran)."""
-        return self.saved is not None and json.loads(str(self.saved["state"]))["finished"]
+        return self.state is not None and self.state["finished"]
 
     def _arrays(self, prefix: str) -> list:
         count = sum(1 for key in self.saved if key.startswith(prefix))
         return [self.saved[f"{prefix}{i}"] for i in range(count)]
 
     def restore(self) -> None:
-        model = self.model
-        state = json.loads(str(self.saved["state"]))
+        model, state = self.model, self.state
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         for variable, value in zip(model.variables, self._arrays("model_"), strict=True):
