@@ -39,7 +39,7 @@ STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
 COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
 PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
 
-.PHONY: help env data stages train seeds verify lint format sync test test-unit nbval-refresh bench clean reproduce reproduce-quick $(NOTEBOOKS)
+.PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench clean reproduce reproduce-quick $(NOTEBOOKS)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/see
 # One target per (stage, seed), in the order the sweep gives (the contested steps first).
 seed-%: $(INSTALLED)
 	$(BIN)/mnist-lab sweep --stage $(word 1,$(subst @, ,$*)) --seeds $(word 2,$(subst @, ,$*))
+
+select: $(INSTALLED) ## Train the longer-budget candidates for cnn_bn_aug into reports/selection/ (hours; test set never evaluated)
+	$(BIN)/mnist-lab select
 
 verify: $(INSTALLED) ## Train one fresh seed of STAGE and check it against the committed seeds (exit 0 inside the band)
 	$(BIN)/mnist-lab verify --stage $(STAGE)

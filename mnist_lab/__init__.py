@@ -15,6 +15,10 @@ The orchestration around it:
     profiles    run profiles (full, quick) and their report folders
     stats       paired tests, intervals, seed-variance statistics
     results     tables and verdicts across stages, reports/README.md, the README's results section
+    sweep       seed sweeps (one run per stage and seed) and reading them back
+    verify      is a run inside its stage's committed band?
+    selection   the longer-budget candidates, chosen on the validation split
+    precision_check  bfloat16 against float32 over the same seeds
     runner      executes the notebooks with papermill into reports/
     cells       what each notebook cell shows
     plots       figures

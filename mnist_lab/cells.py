@@ -18,6 +18,7 @@ from mnist_lab.config import TrainConfig
 from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.files import project_relative
 from mnist_lab.models import STAGES
+from mnist_lab.precision_check import PRECISION_CHECK, precision_markdown, precision_result
 from mnist_lab.profiles import reports_root, resolve_config
 from mnist_lab.results import (
     COMPARISON_FIGURES,
@@ -81,7 +82,9 @@ def train(config: TrainConfig, run_dir: Path):
 
 def learning_curves(result) -> None:
     _show(
-        plots.learning_curves(result.history, f"{result.metrics['stage']}: learning curves"),
+        plots.learning_curves(
+            result.history, f"{result.metrics['stage']}: learning curves", result.metrics.get("monitor", "val_loss")
+        ),
         result.path / FIGURES["learning_curves"],
     )
 
@@ -94,7 +97,7 @@ def test_metrics(result) -> None:
         f"**Test accuracy {100 * m['test_accuracy']:.2f}%** (95% interval {100 * low:.2f}-{100 * high:.2f}%: "
         f"the test set is one sample of digits), test loss {m['test_loss']:.4f} "
         f"({len(m['misclassified'])} of {m['data']['test']:,} test digits wrong). "
-        f"{m['epochs_run']} epochs, best val_loss at epoch {m['best_epoch']}; "
+        f"{m['epochs_run']} epochs, best {m.get('monitor', 'val_loss')} at epoch {m['best_epoch']}; "
         f"{m['training_seconds'] / 60:.1f} min of training at {m['images_per_second']:.0f} images/s "
         f"on {m['environment']['device']}.\n\nPer class: {per_class}"
     )
@@ -272,3 +275,22 @@ def ensembles(runs: dict, profile: str, reports_dir=None) -> None:
     _markdown("\n".join(ensemble_markdown(rows, ENSEMBLE_MIN_SEEDS[profile])))
     if rows:
         _show(plots.ensemble_curves(rows), root / COMPARISON_FIGURES["ensemble_curves"])
+
+
+def precision_check(profile: str, reports_dir=None) -> None:
+    """The stage trained in bfloat16 against its float32 runs of the same seeds."""
+    root = Path(reports_dir or reports_root(profile))
+    _markdown("\n".join(precision_markdown(*PRECISION_CHECK, precision_result(root, profile))))
+
+
+def selection_record(profile: str, reports_dir=None) -> list[dict]:
+    """The longer-budget candidates' validation figures and the rule's choice. The quick profile
+    trains its tiny candidates here; the full profile only reads them (`make select`)."""
+    from mnist_lab.selection import candidate_runs, run_selection, selection_markdown, selection_rows
+
+    root = Path(reports_dir or reports_root(profile))
+    if profile == "quick":
+        run_selection(profile, root, verbose=0)
+    rows = selection_rows(candidate_runs(root, profile))
+    _markdown("\n".join(selection_markdown(rows)))
+    return rows

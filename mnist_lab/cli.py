@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.models import STAGES, get_stage
-from mnist_lab.profiles import PROFILES
+from mnist_lab.profiles import PROFILES, resolve_config
 from mnist_lab.run_dir import check_writable
 
 
@@ -41,8 +41,7 @@ def cmd_train(args) -> int:
         for key in ("epochs", "subset", "seed", "batch_size", "precision")
         if getattr(args, key) is not None
     }
-    config = TrainConfig(stage=args.stage, **overrides)
-    get_stage(config.stage)
+    config = resolve_config(args.stage, "full", **overrides)  # the stage's protocol, then the options
     out_dir = Path(args.out or Path("runs") / config.stage)
     check_writable(out_dir)  # every argument checked before TensorFlow is imported or data is loaded
     args.resume_hint = f"finished epochs are kept in {out_dir}/.partial; run the same command again to resume"
@@ -78,15 +77,31 @@ def cmd_sweep(args) -> int:
         get_stage(stage)
     check_profile(args.profile)
     seeds = parse_seeds(args.seeds)
+    if args.precision is not None:
+        TrainConfig(precision=args.precision)  # checked before TensorFlow is imported
     if args.plan:  # for make: one target per run, so that make -j can run them side by side
         print(" ".join(f"{stage}@{seed}" for seed in seeds for stage in stages))
         return 0
     args.resume_hint = "finished runs are kept; run the same command again to resume the one in progress"
-    runs = run_sweep(stages, seeds, args.profile)
+    runs = run_sweep(stages, seeds, args.profile, precision=args.precision)
     for run in runs:
         print(
             f"{run.stage:<11} seed {run.seed:>4}: test accuracy {100 * run.metrics['test_accuracy']:.2f}%  ({run.path})"
         )
+    return 0
+
+
+def cmd_select(args) -> int:
+    from mnist_lab.selection import SELECTION_RULE, choose, run_selection, selection_rows
+
+    args.resume_hint = "finished candidates are kept; run the same command again to resume the one in progress"
+    rows = selection_rows(run_selection(args.profile))
+    for row in rows:
+        print(
+            f"{row['setting']:<20} kept epoch {row['kept epoch']:>2} of {row['epochs run']:>2}: "
+            f"{row['validation errors']} validation errors"
+        )
+    print(f"chosen: {choose(rows)['setting']} (rule: {SELECTION_RULE})")
     return 0
 
 
@@ -101,8 +116,6 @@ def cmd_verify(args) -> int:
     run_dir = args.run_dir
     if args.stage is not None:
         import secrets
-
-        from mnist_lab.profiles import resolve_config
 
         seed = args.seed if args.seed is not None else 1000 + secrets.randbelow(10**6)  # outside the committed seeds
         config = resolve_config(args.stage, "full", seed=seed)
@@ -162,8 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--stage", action="append", help="a stage (repeatable; default: all, contested first)")
     sweep.add_argument("--seeds", required=True, help="e.g. 0-4 or 0,3,7 (seed 42 is the stage's own run)")
     sweep.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    sweep.add_argument(
+        "--precision", help="mixed_bfloat16: a separate sweep under reports/precision/ (default float32, the seed's)"
+    )
     sweep.add_argument("--plan", action="store_true", help="only print the runs, as STAGE@SEED, in training order")
     sweep.set_defaults(handler=cmd_sweep)
+    select = commands.add_parser(
+        "select", help="train the longer-budget candidates for cnn_bn_aug (validation only) and apply the rule"
+    )
+    select.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    select.set_defaults(handler=cmd_select)
     verify = commands.add_parser("verify", help="is a run's test accuracy inside its stage's committed band?")
     verify.add_argument("run_dir", nargs="?", help="a finished run folder (from train or a notebook)")
     verify.add_argument("--stage", help="instead: train this stage with a fresh seed, then check it")

@@ -15,6 +15,9 @@ from numbers import Real
 MNIST_TRAIN_SIZE = 60_000
 MAX_SEED = 2**32 - 1  # Keras and NumPy accept seeds in [0, 2**32 - 1]
 PRECISIONS = ("float32", "mixed_bfloat16")  # Keras dtype policies
+# What the callbacks may watch: val_loss includes the L2 penalty, val_cross_entropy leaves it out.
+MONITORS = ("val_loss", "val_cross_entropy", "val_accuracy")
+LR_SCHEDULES = ("plateau", "exponential", "cosine")
 
 
 class ConfigError(ValueError):
@@ -35,10 +38,16 @@ class TrainConfig:
     seed: int = 42
     # A stratified sample of this many training images before the split (None: all 60,000).
     subset: int | None = None
-    # Callbacks, all on val_loss as in the seed.
+    # Callbacks: EarlyStopping (restoring the best epoch's weights) and, under the "plateau"
+    # schedule, ReduceLROnPlateau watch `monitor`; the seed watches val_loss.
+    monitor: str = "val_loss"
+    early_stopping_patience: int = 7
+    # Learning rate per epoch: "plateau" (the seed's: times lr_factor after lr_patience epochs
+    # without improvement), "exponential" (times lr_decay every epoch) or "cosine" (to 0 at `epochs`).
+    lr_schedule: str = "plateau"
     lr_factor: float = 0.5
     lr_patience: int = 3
-    early_stopping_patience: int = 7
+    lr_decay: float = 0.95
     # Augmentation (used by stages that augment): the seed's ImageDataGenerator ranges.
     rotation_degrees: float = 10.0
     zoom: float = 0.1
@@ -57,7 +66,15 @@ class TrainConfig:
             _check_int(name, getattr(self, name), 1)
         for name in ("seed", "split_seed"):
             _check_int(name, getattr(self, name), 0, MAX_SEED)
-        for name in ("learning_rate", "validation_fraction", "lr_factor", "rotation_degrees", "zoom", "shift"):
+        for name in (
+            "learning_rate",
+            "validation_fraction",
+            "lr_factor",
+            "lr_decay",
+            "rotation_degrees",
+            "zoom",
+            "shift",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real):
                 raise ConfigError(f"{name} must be a number, got {value!r}")
@@ -65,15 +82,17 @@ class TrainConfig:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
         if not 0.0 < self.learning_rate:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not 0.0 < self.lr_factor < 1.0:
-            raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
+        for name in ("lr_factor", "lr_decay"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {getattr(self, name)!r}")
         if self.subset is not None:
             # 100 keeps at least 10 validation images and every class in the sample.
             _check_int(
                 "subset", self.subset, 100, MNIST_TRAIN_SIZE, what="the number of training images to sample (None: all)"
             )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        for name, valid in (("precision", PRECISIONS), ("monitor", MONITORS), ("lr_schedule", LR_SCHEDULES)):
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
         for name in ("rotation_degrees", "zoom", "shift"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")

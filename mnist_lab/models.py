@@ -19,7 +19,7 @@ builders so that listing stages and checking arguments stay instant.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mnist_lab.config import ConfigError
 from mnist_lab.data import IMAGE_SHAPE, NUM_CLASSES
@@ -99,6 +99,8 @@ class Stage:
     build: Callable
     augment: bool  # train on augmented images (validation and test never are)
     summary: str  # one line for `mnist-lab stages` and the reports
+    # TrainConfig fields this stage trains with instead of the seed's protocol (budget, schedule, ...).
+    protocol: dict = field(default_factory=dict)
 
     def __call__(self):
         return self.build()

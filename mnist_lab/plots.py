@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from mnist_lab.files import atomic_path
+from mnist_lab.run_dir import best_epoch
 
 
 def save_figure(figure, path) -> None:
@@ -14,30 +17,31 @@ def save_figure(figure, path) -> None:
         figure.savefig(tmp, dpi=110, bbox_inches="tight")
 
 
-def learning_curves(history: list[dict], title: str = ""):
-    """Loss and accuracy, training vs validation; dotted lines where the learning rate was cut."""
+def learning_curves(history: list[dict], title: str = "", monitor: str = "val_loss"):
+    """Loss and accuracy, training vs validation; dotted lines where a plateau cut the learning rate
+    (a schedule that lowers it every epoch gets none: they would cover the plot)."""
     epochs = [r["epoch"] for r in history]
+    cuts = [after for before, after in itertools.pairwise(history) if after["learning_rate"] < before["learning_rate"]]
     figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy")):
         ax.plot(epochs, [r[key] for r in history], "o-", label=f"training {label}")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "s-", label=f"validation {label}")
-        for before, after in zip(history, history[1:], strict=False):
-            if after["learning_rate"] < before["learning_rate"]:
-                ax.axvline(after["epoch"] - 0.5, color="grey", linestyle=":", linewidth=1)
-                ax.text(
-                    after["epoch"] - 0.45,
-                    ax.get_ylim()[1],
-                    f"lr {after['learning_rate']:.1e}",
-                    fontsize=7,
-                    color="grey",
-                    va="top",
-                )
+        for after in cuts if len(cuts) <= 5 else []:
+            ax.axvline(after["epoch"] - 0.5, color="grey", linestyle=":", linewidth=1)
+            ax.text(
+                after["epoch"] - 0.45,
+                ax.get_ylim()[1],
+                f"lr {after['learning_rate']:.1e}",
+                fontsize=7,
+                color="grey",
+                va="top",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    best = min(history, key=lambda r: r["val_loss"])
-    loss_ax.axvline(best["epoch"], color="green", alpha=0.3, linewidth=6, label="best val_loss (weights kept)")
+    best = best_epoch(history, monitor)
+    loss_ax.axvline(best["epoch"], color="green", alpha=0.3, linewidth=6, label=f"best {monitor} (weights kept)")
     loss_ax.legend(fontsize=8)
     acc_ax.legend(fontsize=8)
     figure.suptitle(title or "learning curves")

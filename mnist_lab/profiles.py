@@ -1,6 +1,7 @@
 """Run profiles for the notebooks and `make reproduce`, and the folder each profile reports to.
 
-A profile is a set of overrides of TrainConfig's defaults; this is the only place they are set.
+A profile is a set of overrides of TrainConfig's defaults (and of a stage's own protocol,
+mnist_lab.models.Stage.protocol); this is the only place they are set.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ def check_profile(profile: str) -> None:
 
 
 def resolve_config(stage: str, profile: str = "full", **overrides) -> TrainConfig:
-    """The profile's settings for `stage`, then any explicit overrides (None means 'not given')."""
+    """The seed's protocol, then the stage's own settings, the profile's and any explicit
+    overrides, each over the one before (None means 'not given')."""
     check_profile(profile)
-    get_stage(stage)
+    protocol = get_stage(stage).protocol
     given = {key: value for key, value in overrides.items() if value is not None}
-    return TrainConfig.from_dict({**TrainConfig().to_dict(), **PROFILES[profile], **given, "stage": stage})
+    return TrainConfig.from_dict({**TrainConfig().to_dict(), **protocol, **PROFILES[profile], **given, "stage": stage})
 
 
 def reports_root(profile: str):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES
+from mnist_lab.precision_check import PRECISION_CHECK, precision_line, precision_markdown, precision_result
 from mnist_lab.run_dir import Run, load_run
 from mnist_lab.stats import (
     VERDICT_RULE,
@@ -117,7 +118,9 @@ def _seed_cell(seeds: dict[str, dict] | None, stage: str) -> str:
     if seeds is None:
         return ""
     row = seeds.get(stage)
-    return " — |" if row is None else f" {100 * row['mean']:.2f}% ± {100 * row['std']:.2f} ({row['n']}) |"
+    if row is None or row["n"] < 2:  # one seed has no spread to show
+        return " — (1) |" if row else " — |"
+    return f" {100 * row['mean']:.2f}% ± {100 * row['std']:.2f} ({row['n']}) |"
 
 
 def _stage_cell(stage: str, link_prefix: str | None) -> str:
@@ -205,6 +208,9 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         *ensemble_markdown(
             ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile]), ENSEMBLE_MIN_SEEDS[profile]
         ),
+        "## Mixed precision",
+        "",
+        *precision_markdown(*PRECISION_CHECK, precision_result(reports_dir, profile)),
     ]
     figures = [
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
@@ -243,8 +249,12 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     parts += [line for line in accuracy_changes(runs) if line.startswith("- The seed's model")] + [""]
     ensembles = ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS["full"])
     parts += [ensemble_line(stage, row) for stage, row in ensembles.items()] + ([""] if ensembles else [])
+    check = precision_result(reports_dir, "full")
+    if check["seeds"]:  # its verdict line; the rule and the speeds are in reports/README.md
+        parts += [precision_line(*PRECISION_CHECK, check), ""]
     headline = [
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
+        ("Ensemble accuracy by number of members", COMPARISON_FIGURES["ensemble_curves"]),
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
     ]
     last = list(runs)[-1]  # the final stage once every stage has run

@@ -61,6 +61,13 @@ def load_run(path) -> Run:
     )
 
 
+def best_epoch(history: list[dict], monitor: str) -> dict:
+    """The epoch whose weights EarlyStopping restored: the first best value of `monitor`."""
+    if monitor == "val_accuracy":
+        return max(history, key=lambda r: r[monitor])
+    return min(history, key=lambda r: r[monitor])
+
+
 def write_probabilities(path: Path, probabilities: np.ndarray) -> None:
     # float16 keeps 3 significant digits: plenty for averaging an ensemble, a fifth of the size.
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:

@@ -30,7 +30,7 @@ from mnist_lab.models import STAGES
 from mnist_lab.profiles import PROFILES, check_profile, reports_root
 from mnist_lab.results import previous_stage, update_readme, write_reports_readme
 from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
-from mnist_lab.sweep import SEEDS_DIR
+from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
@@ -98,7 +98,13 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
             for stage in STAGES
             if (reports / stage / "metrics.json").is_file()
         }
-        seeds = sorted((reports / SEEDS_DIR).glob("*/seed_*/metrics.json"))
+        # the seed sweep, and the sweeps in another precision
+        seeds = sorted(
+            [
+                *(reports / SEEDS_DIR).glob("*/seed_*/metrics.json"),
+                *(reports / PRECISION_DIR).glob("*/*/seed_*/metrics.json"),
+            ]
+        )
         inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}
     return inputs
 

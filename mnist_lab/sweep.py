@@ -4,7 +4,9 @@ Only the training seed varies (initialisation, shuffling, dropout, augmentation 
 split stays the seed notebook's (`split_seed` 42). A stage's committed run in reports/STAGE/
 (seed 42) counts as one of its seeds; the others live in reports/seeds/STAGE/seed_N/ and keep
 config.json, history.json, metrics.json and the test probabilities, but no model (size).
-Each run is its own unit: locked, resumable, reused when finished.
+Each run is its own unit: locked, resumable, reused when finished. Runs in another precision
+than the seed's float32 are another protocol: they live in reports/precision/PRECISION/STAGE/seed_N/
+(seed 42 included) and are never mixed into a stage's seeds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mnist_lab.profiles import check_profile, reports_root, resolve_config
 from mnist_lab.run_dir import Run, load_run
 
 SEEDS_DIR = "seeds"
+PRECISION_DIR = "precision"
 STAGE_RUN_SEED = TrainConfig.seed  # the stage notebook's run, reports/STAGE/, is this seed
 # Seeds each profile's sweep adds to the stage run. Quick: one more, trained by the comparison
 # notebook itself (seconds); full: `make seeds` trains them (hours), the notebook only reads them.
@@ -42,11 +45,13 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(set(seeds))
 
 
-def seed_run_dir(reports: Path, stage: str, seed: int) -> Path:
+def seed_run_dir(reports: Path, stage: str, seed: int, precision: str = TrainConfig.precision) -> Path:
+    if precision != TrainConfig.precision:
+        return reports / PRECISION_DIR / precision / stage / f"seed_{seed}"
     return reports / stage if seed == STAGE_RUN_SEED else reports / SEEDS_DIR / stage / f"seed_{seed}"
 
 
-def run_sweep(stages, seeds, profile: str = "full", reports=None, *, verbose="auto") -> list[Run]:
+def run_sweep(stages, seeds, profile: str = "full", reports=None, *, precision=None, verbose="auto") -> list[Run]:
     """Train every (stage, seed) not finished yet, one after the other; return all the runs."""
     from mnist_lab.train import run_stage  # imports TensorFlow
 
@@ -55,13 +60,11 @@ def run_sweep(stages, seeds, profile: str = "full", reports=None, *, verbose="au
     plan = [(stage, seed) for seed in seeds for stage in stages]
     runs = []
     for number, (stage, seed) in enumerate(plan, start=1):
-        out = seed_run_dir(reports, stage, seed)
+        config = resolve_config(stage, profile, seed=seed, precision=precision)
+        out = seed_run_dir(reports, stage, seed, config.precision)
         print(f"== sweep {number}/{len(plan)}: {stage} seed {seed} -> {out}", flush=True)
-        runs.append(
-            run_stage(
-                resolve_config(stage, profile, seed=seed), out, verbose=verbose, keep_model=seed == STAGE_RUN_SEED
-            )
-        )
+        keep_model = out == reports / stage  # the stage run keeps its model, as its notebook does
+        runs.append(run_stage(config, out, verbose=verbose, keep_model=keep_model))
     return runs
 
 
@@ -72,15 +75,18 @@ def protocol_of(config: dict) -> dict:
     return fields
 
 
-def stage_seeds(reports, stage: str, profile: str = "full") -> list[Run]:
+def stage_seeds(reports, stage: str, profile: str = "full", precision: str = TrainConfig.precision) -> list[Run]:
     """The finished runs of `stage` under the profile's protocol, any seed, in seed order.
 
     Runs under another protocol (another epoch budget, subset, ...) are not seeds of this one
     and are left out.
     """
     reports = Path(reports)
-    expected = protocol_of(resolve_config(stage, profile).to_dict())
-    candidates = [reports / stage, *sorted((reports / SEEDS_DIR / stage).glob("seed_*"))]
+    expected = protocol_of(resolve_config(stage, profile, precision=precision).to_dict())
+    if precision == TrainConfig.precision:
+        candidates = [reports / stage, *sorted((reports / SEEDS_DIR / stage).glob("seed_*"))]
+    else:
+        candidates = sorted((reports / PRECISION_DIR / precision / stage).glob("seed_*"))
     runs = []
     for path in candidates:
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import shutil
 import sys
 import time
@@ -37,6 +38,7 @@ from mnist_lab.run_dir import (
     REQUIRED_FILES,
     FolderLock,
     Run,
+    best_epoch,
     check_writable,
     load_run,
     write_probabilities,
@@ -54,14 +56,17 @@ def training_fingerprint(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps([config.to_dict(), TRAINING_VERSION], sort_keys=True).encode()).hexdigest()
 
 
-def load_finished(config: TrainConfig, out_dir: Path) -> Run | None:
-    """The finished run in out_dir if it was trained with this config and this training version."""
+def load_finished(config: TrainConfig, out_dir: Path, evaluate_test: bool = True) -> Run | None:
+    """The finished run in out_dir if it was trained with this config and this training version
+    (and, if `evaluate_test`, was evaluated on the test set)."""
     if not all((out_dir / name).is_file() for name in REQUIRED_FILES):
         return None
     run = load_run(out_dir)
     try:
         same_config = TrainConfig.from_dict(run.config) == config  # fields added since take their defaults
     except ConfigError:
+        return None
+    if evaluate_test and "test_accuracy" not in run.metrics:
         return None
     return run if same_config and run.metrics.get("training_version") == TRAINING_VERSION else None
 
@@ -85,7 +90,8 @@ def compile_model(model, config: TrainConfig):
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="categorical_crossentropy",
-        metrics=["accuracy"],
+        # The loss without the L2 penalty (Keras adds the penalty to `loss` and `val_loss`).
+        metrics=["accuracy", keras.metrics.CategoricalCrossentropy(name="cross_entropy")],
     )
     return model
 
@@ -95,11 +101,12 @@ class Checkpoint(keras.callbacks.Callback):
 
     The file holds the model's variables (with the dropout layers' random-generator state),
     the optimizer's (Adam's moments, step and learning rate), the state of EarlyStopping and
-    ReduceLROnPlateau, and the history. It must come after those two callbacks: it restores
-    them after their on_train_begin has reset them, and saves them after they have seen the epoch.
+    ReduceLROnPlateau (None under a fixed schedule, which needs no state: it reads the epoch),
+    and the history. It must come after those callbacks: it restores them after their
+    on_train_begin has reset them, and saves them after they have seen the epoch.
     """
 
-    def __init__(self, path: Path, identity: dict, early_stopping, reduce_lr):
+    def __init__(self, path: Path, identity: dict, early_stopping, reduce_lr=None):
         super().__init__()
         self.path, self.identity = path, identity
         self.early_stopping, self.reduce_lr = early_stopping, reduce_lr
@@ -141,7 +148,8 @@ class Checkpoint(keras.callbacks.Callback):
         stopper, plateau = self.early_stopping, self.reduce_lr
         stopper.wait, stopper.best, stopper.best_epoch = state["early_stopping"]
         stopper.best_weights = self._arrays("best_") or None
-        plateau.wait, plateau.best, plateau.cooldown_counter = state["reduce_lr"]
+        if plateau is not None:
+            plateau.wait, plateau.best, plateau.cooldown_counter = state["reduce_lr"]
 
     def save(self, finished: bool) -> None:
         stopper, plateau = self.early_stopping, self.reduce_lr
@@ -150,7 +158,7 @@ class Checkpoint(keras.callbacks.Callback):
             "history": self.records,
             "finished": finished,
             "early_stopping": [stopper.wait, _number(stopper.best), stopper.best_epoch],
-            "reduce_lr": [plateau.wait, _number(plateau.best), plateau.cooldown_counter],
+            "reduce_lr": None if plateau is None else [plateau.wait, _number(plateau.best), plateau.cooldown_counter],
         }
         arrays = {"state": np.array(json.dumps(state))}
         arrays.update({f"model_{i}": np.asarray(v) for i, v in enumerate(self.model.variables)})
@@ -181,6 +189,22 @@ def _number(value):
     return None if value is None else float(value)
 
 
+def learning_rate_callbacks(config: TrainConfig):
+    """(the ReduceLROnPlateau, whose state a checkpoint keeps, or None; the callbacks to pass to fit)."""
+    if config.lr_schedule == "plateau":
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=config.monitor, factor=config.lr_factor, patience=config.lr_patience
+        )
+        return plateau, [plateau]
+
+    def schedule(epoch: int) -> float:  # epoch is absolute, so a resumed run gets the same rates
+        if config.lr_schedule == "exponential":
+            return config.learning_rate * config.lr_decay**epoch
+        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))  # cosine
+
+    return None, [keras.callbacks.LearningRateScheduler(schedule)]
+
+
 def fit(
     model,
     splits: Splits,
@@ -206,12 +230,11 @@ def fit(
     )
     val_data = make_dataset(splits.x_val, splits.y_val, batch_size=config.batch_size)
 
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=config.lr_factor, patience=config.lr_patience
-    )
+    # Both infer the direction from the name: val_accuracy up, the losses down.
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
+        monitor=config.monitor, patience=config.early_stopping_patience, restore_best_weights=True
     )
+    reduce_lr, schedule = learning_rate_callbacks(config)
     identity = {"config": config.to_dict(), "training_version": TRAINING_VERSION}
     checkpoint = Checkpoint(work_dir / CHECKPOINT, identity, early_stopping, reduce_lr)
     done_epochs = checkpoint.load()
@@ -235,7 +258,7 @@ def fit(
         validation_data=val_data,
         epochs=config.epochs,
         initial_epoch=done_epochs,
-        callbacks=[*tracker, reduce_lr, early_stopping, checkpoint, *extra_callbacks],
+        callbacks=[*tracker, *schedule, early_stopping, checkpoint, *extra_callbacks],
         verbose=verbose,
         shuffle=False,
     )  # train_data shuffles itself
@@ -286,8 +309,12 @@ def run_stage(
     extra_callbacks=(),
     reuse: bool = True,
     keep_model: bool = True,
+    evaluate_test: bool = True,
 ) -> Run:
     """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run.
+
+    With `evaluate_test=False` the test set is never looked at (for choosing settings on the
+    validation split): metrics.json holds validation figures only and no probabilities are written.
 
     Checks the stage and the folder before any data is loaded, and holds the folder's lock
     for the whole run (a second run into it stops at once with RunBusy).
@@ -296,7 +323,7 @@ def run_stage(
     stage = get_stage(config.stage)
     check_writable(out_dir)
     with FolderLock(out_dir), dtype_policy(config.precision):
-        finished = load_finished(config, out_dir) if reuse else None
+        finished = load_finished(config, out_dir, evaluate_test) if reuse else None
         if finished is not None:
             print(
                 f"reusing the finished run in {out_dir} (same config and training version; "
@@ -329,16 +356,18 @@ def run_stage(
         wall_seconds = time.perf_counter() - started
         training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
 
-        probabilities = predict(model, splits.x_test)
-        best = min(history, key=lambda r: r["val_loss"])
+        probabilities = predict(model, splits.x_test) if evaluate_test else None
+        best = best_epoch(history, config.monitor)
         metrics = {
             "stage": config.stage,
-            **evaluate(model, splits, probabilities),
+            **(evaluate(model, splits, probabilities) if evaluate_test else {}),
             "parameters": int(model.count_params()),
             "epochs_run": len(history),
+            "monitor": config.monitor,
             "best_epoch": best["epoch"],
             "best_val_loss": best["val_loss"],
             "best_val_accuracy": best["val_accuracy"],
+            "best_val_cross_entropy": best.get("val_cross_entropy"),  # val_loss without the L2 penalty
             "training_seconds": training_seconds,
             "wall_seconds_this_session": wall_seconds,
             "resumed_from_epoch": resumed_from,
@@ -356,7 +385,10 @@ def run_stage(
         (out_dir / "metrics.json").unlink(missing_ok=True)
         write_json(out_dir / "config.json", config.to_dict())
         write_json(out_dir / "history.json", history)
-        write_probabilities(out_dir / PROBABILITIES, probabilities)
+        if evaluate_test:
+            write_probabilities(out_dir / PROBABILITIES, probabilities)
+        else:
+            (out_dir / PROBABILITIES).unlink(missing_ok=True)
         if keep_model:
             save_model(model, stage, config, out_dir / MODEL)
         else:

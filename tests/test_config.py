@@ -12,6 +12,7 @@ def test_defaults_are_the_seed_protocol():
     assert (config.learning_rate, config.batch_size, config.epochs) == (1e-3, 64, 20)
     assert (config.validation_fraction, config.split_seed, config.seed) == (0.1, 42, 42)
     assert (config.lr_factor, config.lr_patience, config.early_stopping_patience) == (0.5, 3, 7)
+    assert (config.monitor, config.lr_schedule) == ("val_loss", "plateau")
     assert (config.rotation_degrees, config.zoom, config.shift) == (10.0, 0.1, 0.1)
     assert config.subset is None
 
@@ -35,6 +36,9 @@ def test_json_round_trip():
         ({"subset": 10}, "subset must be an integer between 100"),
         ({"validation_fraction": 1.0}, "validation_fraction must be in"),
         ({"lr_factor": 2}, "lr_factor must be in"),
+        ({"lr_decay": 1.0}, "lr_decay must be in"),
+        ({"monitor": "loss"}, "monitor must be one of val_loss, val_cross_entropy, val_accuracy, got 'loss'"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of plateau, exponential, cosine"),
         ({"zoom": -0.1}, "zoom must be >= 0"),
     ],
 )
@@ -59,3 +63,16 @@ def test_a_key_missing_from_an_older_config_takes_its_default():
     values = TrainConfig(stage="dnn").to_dict()
     del values["shift"]
     assert TrainConfig.from_dict(values) == TrainConfig(stage="dnn")
+
+
+def test_a_stage_protocol_sits_between_the_defaults_and_the_profile(monkeypatch):
+    import dataclasses
+
+    from mnist_lab.models import STAGES
+
+    longer = dataclasses.replace(STAGES["cnn_bn_aug"], name="longer", protocol={"epochs": 40, "lr_schedule": "cosine"})
+    monkeypatch.setitem(STAGES, "longer", longer)
+    full = resolve_config("longer", "full")
+    assert (full.epochs, full.lr_schedule, full.batch_size) == (40, "cosine", 64)
+    assert resolve_config("longer", "quick").epochs == 2  # the profile wins over the stage
+    assert resolve_config("longer", "full", epochs=5).epochs == 5  # an explicit override wins over both

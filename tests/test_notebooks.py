@@ -185,6 +185,16 @@ def test_a_stage_report_is_stale_when_the_previous_stage_has_new_results(tmp_pat
     assert "previous_stage" not in runner.fingerprint("01_dnn", "full", reports)  # the first stage has none
 
 
+def test_the_comparison_is_stale_when_a_seed_or_another_precision_lands(tmp_path):
+    reports = tmp_path / "reports"
+    seen = {str(runner.fingerprint("06_comparison", "full", reports))}
+    for folder in ("seeds/cnn_bn/seed_0", "precision/mixed_bfloat16/cnn_bn/seed_42"):
+        (reports / folder).mkdir(parents=True)
+        (reports / folder / "metrics.json").write_text('{"test_accuracy": 0.99}')
+        seen.add(str(runner.fingerprint("06_comparison", "full", reports)))
+    assert len(seen) == 3
+
+
 def test_an_interrupted_notebook_stops_its_kernel_and_publishes_nothing(fake_notebooks, monkeypatch, tmp_path):
     """Ctrl-C (SIGINT) or SIGTERM reach the runner, not the kernel (Jupyter gives kernels their own
     session): the runner stops the kernel and reports an interrupt, the old report stays."""

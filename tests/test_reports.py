@@ -73,7 +73,7 @@ def test_update_readme_rewrites_only_its_section(tmp_path):
     text = readme.read_text()
     assert text.startswith(f"# intro\n\n{README_BEGIN}\n") and text.endswith(f"{README_END}\n\n## after\n")
     assert "stale numbers" not in text
-    row = "| [`cnn`](reports/cnn/) | 99.00% | 99.00% ± 0.00 (1) | 0.0500 | 10 | 3 (2) | 1.0 min (150) | 54,000 |"
+    row = "| [`cnn`](reports/cnn/) | 99.00% | — (1) | 0.0500 | 10 | 3 (2) | 1.0 min (150) | 54,000 |"
     assert row in text
     verdict = "- `dnn` → `cnn` (plain CNN: the seed's conv/pool/dense layers only): +1.000 points; **not enough seeds**"
     assert verdict in text

@@ -85,6 +85,43 @@ def test_stage_seeds_take_the_stage_run_as_seed_42_and_skip_other_protocols(tmp_
     assert [run.seed for run in stage_seeds(tmp_path, "cnn")] == [0, 42]
 
 
+def test_another_precision_is_a_sweep_of_its_own(tmp_path):
+    fake_run(tmp_path / "cnn_bn", "cnn_bn", 0.9963, 37)
+    for seed, accuracy in ((42, 0.9961), (0, 0.9960)):
+        out = seed_run_dir(tmp_path, "cnn_bn", seed, "mixed_bfloat16")
+        assert out == tmp_path / "precision" / "mixed_bfloat16" / "cnn_bn" / f"seed_{seed}"
+        fake_run(out, "cnn_bn", accuracy, 40, seed=seed, precision="mixed_bfloat16")
+    assert [run.seed for run in stage_seeds(tmp_path, "cnn_bn")] == [42]
+    assert [run.seed for run in stage_seeds(tmp_path, "cnn_bn", precision="mixed_bfloat16")] == [0, 42]
+
+
+def test_the_precision_check_compares_the_same_seeds_and_needs_three(tmp_path):
+    from mnist_lab.precision_check import precision_comparison, precision_markdown
+
+    def runs(precision, accuracies, folder=""):
+        return [
+            load_run(fake_run(tmp_path / (folder or precision) / str(s), "cnn_bn", a, 40, seed=s, precision=precision))
+            for s, a in accuracies.items()
+        ]
+
+    float32 = runs("float32", {42: 0.9963, 0: 0.9958, 1: 0.9960, 7: 0.9900})
+    bf16 = runs("mixed_bfloat16", {42: 0.9961, 0: 0.9960})
+    two = precision_comparison(float32, bf16)
+    assert two["seeds"] == [0, 42] and not two["allowed"]  # seed 7 has no bf16 twin; two seeds are too few
+    assert two["difference"] == pytest.approx((0.9961 + 0.9960 - 0.9963 - 0.9958) / 2)
+    assert "not shown to be harmless" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", two))
+
+    bf16 += runs("mixed_bfloat16", {1: 0.9959})
+    three = precision_comparison(float32, bf16)
+    assert three["allowed"] and three["low"] < 0 < three["high"]
+    assert "inside the seed noise" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", three))
+
+    far = precision_comparison(float32, runs("mixed_bfloat16", {42: 0.990, 0: 0.991, 1: 0.9905}, "far"))
+    assert far["verdict"] == "real" and not far["allowed"]
+    none = precision_markdown("cnn_bn", "mixed_bfloat16", precision_comparison(float32, []))
+    assert "No `cnn_bn` run in mixed_bfloat16 shares a seed" in "\n".join(none)
+
+
 def test_a_sweep_trains_each_seed_once(tmp_path, capsys):
     first = run_sweep(["dnn"], [0, 1], "quick", tmp_path, verbose=0)
     assert [run.seed for run in first] == [0, 1]

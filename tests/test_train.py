@@ -87,9 +87,10 @@ def test_evaluate_matches_keras_evaluate(small_splits):
         small_splits.y_test[:300],
     )
     ours = evaluate(model, few)
-    loss, accuracy = model.evaluate(few.x_test, few.y_test, verbose=0)
+    loss, accuracy, cross_entropy = model.evaluate(few.x_test, few.y_test, verbose=0)
     assert ours["test_loss"] == pytest.approx(loss, rel=1e-4)
     assert ours["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert ours["test_cross_entropy"] == pytest.approx(cross_entropy, rel=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,47 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tmp_path, uninterrupted, sto
         assert resumed.metrics[key] == uninterrupted.metrics[key], key
     assert np.array_equal(resumed.probabilities(), uninterrupted.probabilities())
     assert not (out / PARTIAL_DIR).exists()
+
+
+# A fixed schedule and the monitor without the L2 penalty.
+SCHEDULED = dict(RANDOM_EVERYWHERE, lr_schedule="exponential", lr_decay=0.5, monitor="val_cross_entropy")
+
+
+def test_a_scheduled_run_resumes_exactly_and_follows_its_schedule(tmp_path):
+    config = TrainConfig(**SCHEDULED)
+    whole = run_stage(config, tmp_path / "whole", verbose=0)
+    rates = [record["learning_rate"] for record in whole.history]
+    assert rates == pytest.approx([1e-3 * 0.5**e for e in range(len(rates))])
+    best = min(whole.history, key=lambda r: r["val_cross_entropy"])
+    assert whole.metrics["best_epoch"] == best["epoch"] and whole.metrics["monitor"] == "val_cross_entropy"
+    for record in whole.history:  # the cross-entropy metric is the loss without the L2 penalty
+        assert record["val_cross_entropy"] < record["val_loss"]
+
+    with pytest.raises(Interrupt):
+        run_stage(config, tmp_path / "run", verbose=0, extra_callbacks=[InterruptAt(1)])
+    resumed = run_stage(config, tmp_path / "run", verbose=0)
+    assert resumed.metrics["resumed_from_epoch"] == 1
+    assert without_timings(resumed.history) == without_timings(whole.history)
+    assert np.array_equal(resumed.probabilities(), whole.probabilities())
+
+
+def test_cosine_schedule_reaches_zero_at_the_last_epoch():
+    from mnist_lab.train import learning_rate_callbacks
+
+    plateau, (scheduler,) = learning_rate_callbacks(TrainConfig(lr_schedule="cosine", epochs=4))
+    assert plateau is None
+    assert [scheduler.schedule(e) for e in range(5)] == pytest.approx([1e-3, 8.5355e-4, 5e-4, 1.4645e-4, 0], abs=1e-8)
+
+
+def test_an_accuracy_monitor_picks_the_highest_epoch():
+    from mnist_lab.run_dir import best_epoch
+
+    history = [
+        {"epoch": 1, "val_accuracy": 0.9},
+        {"epoch": 2, "val_accuracy": 0.95},
+        {"epoch": 3, "val_accuracy": 0.95},
+    ]
+    assert best_epoch(history, "val_accuracy")["epoch"] == 2  # the first best, as EarlyStopping keeps it
 
 
 def test_a_run_interrupted_while_publishing_publishes_without_training(tmp_path, monkeypatch):

@@ -1,0 +1,122 @@
+"""Choosing the longer budget on the validation split: the rule, the rows, and a run that never sees the test set."""
+
+import pytest
+
+from mnist_lab.config import ConfigError, TrainConfig
+from mnist_lab.files import write_json
+from mnist_lab.run_dir import load_run
+from mnist_lab.selection import (
+    BASELINE,
+    CANDIDATES,
+    candidate_config,
+    candidate_runs,
+    choose,
+    selection_rows,
+    setting_protocol,
+)
+from mnist_lab.train import run_stage
+
+
+def row(setting, errors, cross_entropy, budget):
+    return {
+        "setting": setting,
+        "validation errors": errors,
+        "validation cross-entropy": cross_entropy,
+        "budget": budget,
+    }
+
+
+def test_the_rule_prefers_fewer_errors_then_lower_cross_entropy_then_a_shorter_budget():
+    assert choose([row("a", 20, 0.01, 30), row("b", 19, 0.05, 50)])["setting"] == "b"
+    assert choose([row("a", 19, 0.02, 30), row("b", 19, 0.01, 50)])["setting"] == "b"
+    assert choose([row("a", 19, 0.01, 50), row("b", 19, 0.01, 30)])["setting"] == "b"
+    assert choose([row("old", 19, None, 20), row("new", 19, 0.5, 50)])["setting"] == "new"
+    with pytest.raises(ConfigError, match="no finished candidates"):
+        choose([])
+
+
+def test_quick_profile_candidates_keep_their_schedule_but_train_briefly():
+    config = candidate_config("exponential_50", "quick")
+    assert (config.stage, config.epochs, config.subset) == ("cnn_bn_aug", 2, 2000)
+    assert (config.lr_schedule, config.lr_decay, config.monitor) == ("exponential", 0.95, "val_cross_entropy")
+    assert candidate_config("plateau_ce_50").epochs == 50
+    with pytest.raises(ConfigError, match="unknown candidate 'sgd'"):
+        candidate_config("sgd")
+
+
+def test_a_shorter_budget_row_is_the_prefix_of_the_run_it_comes_from():
+    fields = setting_protocol("exponential_50@30")
+    assert fields["epochs"] == 30 and fields["early_stopping_patience"] == 30
+    assert fields["lr_schedule"] == "exponential"
+    assert setting_protocol(BASELINE) == {}
+
+
+def history(val_cross_entropy, val_accuracy):
+    return [
+        {"epoch": e + 1, "val_loss": 1.0, "val_cross_entropy": ce, "val_accuracy": acc, "seconds": 60.0}
+        for e, (ce, acc) in enumerate(zip(val_cross_entropy, val_accuracy, strict=True))
+    ]
+
+
+def fake_candidate(root, name, records, **config):
+    path = root / "selection" / name
+    path.mkdir(parents=True)
+    write_json(path / "config.json", {**candidate_config(name).to_dict(), **config})
+    write_json(path / "history.json", records)
+    write_json(path / "metrics.json", {"data": {"validation": 6000}})
+    return path
+
+
+def test_rows_keep_the_monitored_epoch_and_read_every_budget(tmp_path):
+    # 50 epochs: cross-entropy best at epoch 25 (of the first 30) and at epoch 45 overall.
+    ce = [0.05] * 50
+    ce[24], ce[44] = 0.03, 0.02
+    accuracy = [0.995] * 50
+    accuracy[24], accuracy[44] = 0.996, 0.997
+    fake_candidate(tmp_path, "exponential_50", history(ce, accuracy))
+    rows = {r["setting"]: r for r in selection_rows(candidate_runs(tmp_path))}
+    assert set(rows) == {"exponential_50", "exponential_50@30", "exponential_50@40"}
+    assert (rows["exponential_50"]["kept epoch"], rows["exponential_50"]["validation errors"]) == (45, 18)
+    assert (rows["exponential_50@30"]["kept epoch"], rows["exponential_50@30"]["validation errors"]) == (25, 24)
+    assert rows["exponential_50@30"]["minutes"] == 30 and rows["exponential_50@40"]["budget"] == 40
+    assert choose(list(rows.values()))["setting"] == "exponential_50"
+
+
+def test_a_candidate_under_another_protocol_is_left_out(tmp_path):
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.1], [0.9]), epochs=3)
+    assert candidate_runs(tmp_path) == {}
+
+
+def test_a_validation_only_run_never_touches_the_test_set(tmp_path):
+    config = TrainConfig(stage="dnn", subset=300, epochs=1)
+    out = tmp_path / "run"
+    run = run_stage(config, out, verbose=0, keep_model=False, evaluate_test=False)
+    assert not any(key.startswith("test_") for key in run.metrics) and "misclassified" not in run.metrics
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "history.json", "metrics.json"]
+    assert run.metrics["best_val_accuracy"] > 0 and run.metrics["best_val_cross_entropy"] > 0
+    # The same config asked with the test set trains again rather than reusing it.
+    full = run_stage(config, out, verbose=0, keep_model=False)
+    assert "test_accuracy" in full.metrics and load_run(out).metrics == full.metrics
+
+
+def test_every_candidate_is_a_valid_protocol():
+    for name in CANDIDATES:
+        assert candidate_config(name).stage == "cnn_bn_aug"
+
+
+def test_the_record_states_the_rule_and_marks_the_choice(tmp_path):
+    from mnist_lab.selection import SELECTION_RULE, selection_markdown
+
+    fake_candidate(tmp_path, "exponential_50", history([0.03] * 50, [0.996] * 50))
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
+    text = "\n".join(selection_markdown(selection_rows(candidate_runs(tmp_path))))
+    assert SELECTION_RULE in text and "Chosen: **`plateau_ce_50`**, with 21 validation errors" in text
+    assert "| **`plateau_ce_50`** | plateau | val_cross_entropy | 50 | 12 | 1 | 21 |" in text
+    assert "No candidate has finished" in selection_markdown([])[0]
+
+
+def test_select_checks_its_profile_before_training(capsys):
+    from mnist_lab.cli import main
+
+    assert main(["select", "--profile", "fast"]) == 2
+    assert "unknown profile 'fast'" in capsys.readouterr().err
