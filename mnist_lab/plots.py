@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from mnist_lab.files import atomic_path
-from mnist_lab.run_dir import best_epoch
+from mnist_lab.run_dir import best_epoch, learning_rate_cuts
 
 
 def save_figure(figure, path) -> None:
@@ -21,17 +19,17 @@ def learning_curves(history: list[dict], title: str = "", monitor: str = "val_lo
     """Loss and accuracy, training vs validation; dotted lines where a plateau cut the learning rate
     (a schedule that lowers it every epoch gets none: they would cover the plot)."""
     epochs = [r["epoch"] for r in history]
-    cuts = [after for before, after in itertools.pairwise(history) if after["learning_rate"] < before["learning_rate"]]
+    cuts = learning_rate_cuts(history)
     figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy")):
         ax.plot(epochs, [r[key] for r in history], "o-", label=f"training {label}")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "s-", label=f"validation {label}")
-        for after in cuts if len(cuts) <= 5 else []:
-            ax.axvline(after["epoch"] - 0.5, color="grey", linestyle=":", linewidth=1)
+        for epoch in cuts if len(cuts) <= 5 else []:
+            ax.axvline(epoch + 0.5, color="grey", linestyle=":", linewidth=1)
             ax.text(
-                after["epoch"] - 0.45,
+                epoch + 0.55,
                 ax.get_ylim()[1],
-                f"lr {after['learning_rate']:.1e}",
+                f"lr {history[epoch]['learning_rate']:.1e}",  # history[epoch]: the epoch after the cut
                 fontsize=7,
                 color="grey",
                 va="top",

@@ -8,7 +8,7 @@ from pathlib import Path
 from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES
 from mnist_lab.precision_check import PRECISION_CHECK, precision_line, precision_markdown, precision_result
-from mnist_lab.run_dir import Run, load_run
+from mnist_lab.run_dir import Run, learning_rate_cuts, load_run
 from mnist_lab.stats import (
     VERDICT_RULE,
     accuracy_interval,
@@ -280,11 +280,6 @@ def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
         with atomic_path(readme) as tmp:
             tmp.write_text(updated)
     return readme
-
-
-def learning_rate_cuts(history: list[dict]) -> list[int]:
-    """Epochs after which ReduceLROnPlateau cut the rate (the next epoch ran at a lower one)."""
-    return [a["epoch"] for a, b in zip(history, history[1:], strict=False) if b["learning_rate"] < a["learning_rate"]]
 
 
 def budget_table(runs: dict[str, Run]) -> str:

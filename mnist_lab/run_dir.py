@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -66,6 +67,11 @@ def best_epoch(history: list[dict], monitor: str) -> dict:
     if monitor == "val_accuracy":
         return max(history, key=lambda r: r[monitor])
     return min(history, key=lambda r: r[monitor])
+
+
+def learning_rate_cuts(history: list[dict]) -> list[int]:
+    """Epochs after which the learning rate was lowered (the next epoch ran at a lower one)."""
+    return [a["epoch"] for a, b in itertools.pairwise(history) if b["learning_rate"] < a["learning_rate"]]
 
 
 def write_probabilities(path: Path, probabilities: np.ndarray) -> None:
