@@ -17,7 +17,7 @@ from mnist_lab import plots
 from mnist_lab.config import TrainConfig
 from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.files import project_relative
-from mnist_lab.models import STAGES
+from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.precision_check import PRECISION_CHECK, precision_markdown, precision_result
 from mnist_lab.profiles import reports_root, resolve_config
 from mnist_lab.results import (
@@ -26,18 +26,13 @@ from mnist_lab.results import (
     SEED_REPORTED_ACCURACY,
     accuracy_change,
     budget_table,
-    ensemble_markdown,
-    ensemble_rows,
     finished_runs,
     markdown_table,
-    previous_stage,
     results_markdown,
-    seed_markdown,
-    seed_rows,
     summary_row,
-    test_labels,
 )
 from mnist_lab.run_dir import load_run
+from mnist_lab.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
 from mnist_lab.stats import accuracy_interval
 from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, SWEEP_SEEDS, all_stage_seeds, run_sweep
 

@@ -123,3 +123,10 @@ def get_stage(name: str) -> Stage:
         return STAGES[name]
     except (KeyError, TypeError):
         raise ConfigError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}") from None
+
+
+def previous_stage(name: str) -> str | None:
+    """The stage before `name` on the ladder (None for the first)."""
+    names = list(STAGES)
+    index = names.index(name)
+    return names[index - 1] if index else None

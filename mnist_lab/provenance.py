@@ -79,3 +79,9 @@ def environment() -> dict:
         info["jax"] = jax.__version__
         info["device"] = ", ".join(str(d) for d in jax.devices())
     return info
+
+
+def backend_label(environment: dict) -> str:
+    """'tensorflow 2.21.0' from a run's recorded environment ('?' for runs that predate it)."""
+    name = environment.get("backend", "?")
+    return f"{name} {environment[name]}" if name in environment else name

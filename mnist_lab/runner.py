@@ -26,9 +26,9 @@ from pathlib import Path
 
 from mnist_lab.config import ConfigError
 from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
-from mnist_lab.models import STAGES
+from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.profiles import PROFILES, check_profile, reports_root
-from mnist_lab.results import previous_stage, update_readme, write_reports_readme
+from mnist_lab.results import update_readme, write_reports_readme
 from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
 from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
 

@@ -10,6 +10,10 @@ def changed_errors(before, after) -> tuple[int, int]:
     return len(wrong_before - wrong_after), len(wrong_after - wrong_before)
 
 
+def format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def mcnemar_p(fixed: int, new: int) -> float:
     """Exact McNemar test: how likely a split at least this uneven is if neither model is better.
 

@@ -183,7 +183,7 @@ def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
 
 
 def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path):
-    from mnist_lab.results import ensemble_line, ensemble_rows
+    from mnist_lab.seed_results import ensemble_line, ensemble_rows
     from mnist_lab.sweep import all_stage_seeds
 
     labels = np.arange(10_000) % 10

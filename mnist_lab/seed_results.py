@@ -1,0 +1,176 @@
+"""Over seeds: each stage's spread, a verdict for every step of the ladder, and the ensemble
+of each stage's seeds."""
+
+from __future__ import annotations
+
+from mnist_lab.models import STAGES, previous_stage
+from mnist_lab.provenance import backend_label
+from mnist_lab.run_dir import Run
+from mnist_lab.stats import (
+    VERDICT_RULE,
+    ensemble_curve,
+    ensemble_errors,
+    format_p,
+    mcnemar_p,
+    mean_interval,
+    seed_summary,
+    verdict,
+)
+
+
+def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
+    """Per stage: the seeds' test accuracies and errors summarised."""
+    rows = {}
+    for stage, runs in seed_runs.items():
+        accuracies = [run.metrics["test_accuracy"] for run in runs]
+        errors = [len(run.metrics["misclassified"]) for run in runs]
+        low, high = mean_interval(accuracies)
+        rows[stage] = {
+            **seed_summary(accuracies),
+            "mean_low": low,
+            "mean_high": high,
+            "seeds": [run.seed for run in runs],
+            "accuracies": accuracies,
+            "errors_mean": sum(errors) / len(errors),
+            "errors_min": min(errors),
+            "errors_max": max(errors),
+            "backends": sorted({backend_label(run.metrics["environment"]) for run in runs}),
+        }
+    return rows
+
+
+def seed_table(rows: dict[str, dict]) -> str:
+    header = (
+        "| stage | seeds | mean test accuracy (95% interval) | std | min - max | test errors, mean (min - max) |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
+    )
+    lines = [
+        f"| `{stage}` | {r['n']} | {100 * r['mean']:.3f}% ({100 * r['mean_low']:.2f}-{100 * r['mean_high']:.2f}%) "
+        f"| {100 * r['std']:.3f} | {100 * r['min']:.2f}-{100 * r['max']:.2f}% "
+        f"| {r['errors_mean']:.1f} ({r['errors_min']}-{r['errors_max']}) |"
+        for stage, r in rows.items()
+    ]
+    return "\n".join([header, *lines])
+
+
+def step_verdicts(rows: dict[str, dict]) -> list[dict]:
+    """One verdict per ladder step whose two stages both have seeds."""
+    steps = []
+    for stage in rows:
+        before = previous_stage(stage)
+        if before in rows:
+            steps.append(
+                {"before": before, "after": stage, **verdict(rows[before]["accuracies"], rows[stage]["accuracies"])}
+            )
+    return steps
+
+
+def verdict_line(step: dict) -> str:
+    head = (
+        f"`{step['before']}` → `{step['after']}` ({STAGES[step['after']].summary}): "
+        f"{100 * step['difference']:+.3f} points"
+    )
+    if step["verdict"] == "not enough seeds":
+        return f"- {head}; **not enough seeds** ({step['n_before']} and {step['n_after']}) for an interval"
+    interval = f"95% interval {100 * step['low']:+.3f} to {100 * step['high']:+.3f}"
+    odds = f"a run of `{step['after']}` beats one of `{step['before']}` in {100 * step['p_superiority']:.0f}% of pairs"
+    if step["verdict"] == "real":
+        word = "**real gain**" if step["difference"] > 0 else "**real loss**"
+        return f"- {head} ({interval}; {odds}): {word}"
+    bound = 100 * max(abs(step["low"]), abs(step["high"]))
+    return (
+        f"- {head} ({interval}; {odds}): **not detectable** with {step['n_before']} and {step['n_after']} "
+        f"seeds; the difference is smaller than {bound:.2f} points"
+    )
+
+
+def seed_markdown(seed_runs: dict[str, list[Run]]) -> list[str]:
+    """The seed-variance table and the step verdicts, with the rule stated first."""
+    if not seed_runs:
+        return ["No seed sweep has finished yet (`make seeds`)."]
+    rows = seed_rows(seed_runs)
+    parts = [
+        f"Over seeds (only the training seed varies; the split is the seed notebook's). Rule, fixed before "
+        f"the runs: {VERDICT_RULE}. Welch's interval, since the stages' spreads differ.",
+        "",
+        seed_table(rows),
+        "",
+    ]
+    steps = step_verdicts(rows)
+    if steps:
+        parts += [*map(verdict_line, steps), ""]
+    return parts
+
+
+# --- Ensembles of a stage's seeds (all of them, fixed in advance: never chosen on the test set).
+
+
+def ensemble_rows(seed_runs: dict[str, list[Run]], labels, min_seeds: int) -> dict[str, dict]:
+    """Per stage with at least `min_seeds` seeds: the average of all its seeds' test probabilities,
+    compared digit by digit with the stage's best single run."""
+    rows = {}
+    for stage, runs in seed_runs.items():
+        if len(runs) < min_seeds:
+            continue
+        probabilities = [run.probabilities() for run in runs]
+        wrong = ensemble_errors(probabilities, labels)
+        best = max(runs, key=lambda run: run.metrics["test_accuracy"])
+        best_wrong = {index for index, _, _ in best.metrics["misclassified"]}
+        fixed, new = len(best_wrong - wrong), len(wrong - best_wrong)
+        rows[stage] = {
+            "members": len(runs),
+            "accuracy": 1 - len(wrong) / len(labels),
+            "errors": len(wrong),
+            "best_seed": best.seed,
+            "best_accuracy": best.metrics["test_accuracy"],
+            "best_errors": len(best_wrong),
+            "fixed": fixed,
+            "new": new,
+            "p": mcnemar_p(fixed, new),
+            "curve": ensemble_curve(probabilities, labels),
+        }
+    return rows
+
+
+def ensemble_line(stage: str, row: dict) -> str:
+    return (
+        f"- Ensemble of all {row['members']} `{stage}` seeds (their averaged test probabilities): "
+        f"{100 * row['accuracy']:.2f}% ({row['errors']} test errors), against {100 * row['best_accuracy']:.2f}% "
+        f"for its best single run: {row['fixed']} digits fixed, {row['new']} new, McNemar {format_p(row['p'])}."
+    )
+
+
+def test_labels():
+    from mnist_lab.data import fetch_mnist
+
+    return fetch_mnist().as_keras_tuple()[1][1]
+
+
+def ensemble_markdown(rows: dict[str, dict], min_seeds: int) -> list[str]:
+    if not rows:
+        return [f"No stage has {min_seeds} seeds yet: no ensemble."]
+    header = (
+        "| stage | members | ensemble test accuracy (errors) | best single run (seed) | fixed / new | McNemar |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
+    )
+    lines = [
+        f"| `{stage}` | {r['members']} | {100 * r['accuracy']:.2f}% ({r['errors']}) | "
+        f"{100 * r['best_accuracy']:.2f}% ({r['best_seed']}) | {r['fixed']} / {r['new']} | {format_p(r['p'])} |"
+        for stage, r in rows.items()
+    ]
+    curve = [
+        f"- `{stage}`: " + ", ".join(f"{p['members']}: {100 * p['mean']:.3f}%" for p in r["curve"])
+        for stage, r in rows.items()
+    ]
+    return [
+        "Each ensemble averages the test probabilities of all of its stage's seeds (fixed in advance). "
+        "*Fixed* and *new* compare it digit by digit with the stage's best single run.",
+        "",
+        header,
+        *lines,
+        "",
+        "Mean ensemble accuracy by number of members (over every subset of that size):",
+        "",
+        *curve,
+        "",
+    ]
