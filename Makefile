@@ -39,7 +39,7 @@ STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
 COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
 PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
 
-.PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench clean reproduce reproduce-quick $(NOTEBOOKS)
+.PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels clean reproduce reproduce-quick $(NOTEBOOKS)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -104,6 +104,14 @@ nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after 
 bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput against the machine's matmul peak; bf16 ratio
 	$(BIN)/python benchmarks/augmentation_sharpness.py
 	$(BIN)/python benchmarks/augmentation_throughput.py --full-epoch
+
+# What the GPU machine (Python 3.12, JAX with CUDA) lacks, at this repository's pinned versions.
+GPU_WHEELS := keras namex optree
+gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, for benchmarks/gpu_stage.sh (DEVELOPERS.md)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	    $(foreach w,$(GPU_WHEELS),$(shell grep -i '^$(w)==' requirements.txt))
+	@ls .whl
 
 reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROFILE=quick: reports-quick/)
 	@$(MAKE) --no-print-directory $(foreach n,$(NOTEBOOKS),$(call report_of,$(n)))

@@ -19,7 +19,7 @@ blurrier digits than the seed's augmentation and the test set contain.
 from __future__ import annotations
 
 import math
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 
@@ -128,8 +128,23 @@ def array_augment(images, rng, *, rotation_degrees: float, zoom: float, shift: f
         width=width,
         xp=np,
     )
-    warped = keras.ops.image.affine_transform(images, matrices, interpolation="bilinear", fill_mode="nearest")
-    return keras.ops.convert_to_numpy(warped)
+    return keras.ops.convert_to_numpy(array_warp()(images, matrices))
+
+
+@cache
+def array_warp():
+    """keras.ops.image.affine_transform, bilinear with nearest fill; under JAX one compiled program
+    per batch shape, since run eagerly its dozens of small operations dominate a fast step."""
+    import keras
+
+    def warp_batch(images, matrices):
+        return keras.ops.image.affine_transform(images, matrices, interpolation="bilinear", fill_mode="nearest")
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(warp_batch)  # compiles once per batch shape: the full batches and the last
+    return warp_batch
 
 
 def _array_batches_class():

@@ -59,9 +59,9 @@ def test_the_jax_warp_equals_the_tensorflow_warp(tmp_path):
     matrices = affine_matrices(*[p.astype("float32") for p in params], height=28, width=28, xp=np)
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "matrices.npy", matrices)
-    done = run_jax(
-        "import keras, numpy as np; out = keras.ops.image.affine_transform(np.load('images.npy'), "
-        "np.load('matrices.npy'), interpolation='bilinear', fill_mode='nearest'); "
+    done = run_jax(  # the compiled warp that array_augment uses under JAX
+        "import keras, numpy as np; from mnist_lab.pipeline import array_warp; "
+        "out = array_warp()(np.load('images.npy'), np.load('matrices.npy')); "
         "np.save('jax.npy', keras.ops.convert_to_numpy(out))",
         tmp_path,
     )
