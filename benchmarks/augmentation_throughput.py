@@ -6,6 +6,7 @@
     seed_arrays model.fit on the NumPy arrays, no augmentation: what the seed actually ran
     ours_bf16   ours, with TrainConfig(precision="mixed_bfloat16")
     ours_xla    ours, compiled with XLA (jit_compile=True), which Keras leaves off on a CPU-only machine
+    ours_jax    the same training under KERAS_BACKEND=jax: NumPy batches, the warp compiled by JAX
 
 and, with --full-epoch, whole epochs of `mnist-lab train` (validation pass, callbacks and
 checkpoint included) in float32 and in mixed_bfloat16: the second epoch of a run, since the
@@ -60,14 +61,15 @@ def seed_pipeline(splits, config):
 
 def our_pipeline(splits, config, augment=True):
     augmentation = seed_augmentation(config) if augment else None
-    return make_dataset(
+    data = make_dataset(
         splits.x_train,
         splits.y_train,
         batch_size=config.batch_size,
         training=True,
         augmentation=augmentation,
         seed=config.seed,
-    ).repeat()
+    )
+    return data.repeat() if keras.backend.backend() == "tensorflow" else data  # a PyDataset has no repeat
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -98,7 +100,7 @@ def images_per_second(data, config, steps: int, warmup: int, xla: bool = False) 
     return steps * config.batch_size / (timer.ended - timer.started)
 
 
-PIPELINES = ("seed", "ours", "no_aug", "seed_arrays", "ours_bf16", "ours_xla")
+PIPELINES = ("seed", "ours", "no_aug", "seed_arrays", "ours_bf16", "ours_xla", "ours_jax")
 
 
 def measure(name: str, steps: int, warmup: int) -> float:
@@ -111,6 +113,7 @@ def measure(name: str, steps: int, warmup: int) -> float:
         "ours": lambda: our_pipeline(splits, config),
         "ours_bf16": lambda: our_pipeline(splits, config),
         "ours_xla": lambda: our_pipeline(splits, config),
+        "ours_jax": lambda: our_pipeline(splits, config),
         "no_aug": lambda: our_pipeline(splits, config, augment=False),
         "seed_arrays": lambda: (splits.x_train, splits.y_train),
     }[name]()
@@ -130,7 +133,10 @@ def full_epochs(precision: str) -> list[float]:
 
 
 def child_output(*arguments) -> list[str]:
-    done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True)
+    # The backend is chosen when keras is first imported: in the child's environment.
+    backend = "jax" if arguments[1].endswith("_jax") else os.environ.get("KERAS_BACKEND", "tensorflow")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True, env=env)
     return done.stdout.strip().splitlines()[-1].split()
 
 
@@ -189,7 +195,8 @@ def main() -> None:
         f"ours / no_aug: {median['ours'] / median['no_aug']:.2f}x   "
         f"seed / seed_arrays: {median['seed'] / median['seed_arrays']:.2f}x   "
         f"bf16 / float32 (ours): {median['ours_bf16'] / median['ours']:.2f}x   "
-        f"XLA / none (ours): {median['ours_xla'] / median['ours']:.2f}x"
+        f"XLA / none (ours): {median['ours_xla'] / median['ours']:.2f}x   "
+        f"JAX / TensorFlow (ours): {median['ours_jax'] / median['ours']:.2f}x"
     )
     if args.full_epoch:
         ratio = median["full epoch, mixed_bfloat16"] / median["full epoch, float32"]
