@@ -77,7 +77,8 @@ def environment() -> dict:
         import jax
 
         info["jax"] = jax.__version__
-        info["device"] = ", ".join(str(d) for d in jax.devices())
+        accelerators = [d.device_kind for d in jax.devices() if d.platform != "cpu"]  # e.g. 'NVIDIA H100 80GB HBM3'
+        info["device"] = ", ".join(accelerators) if accelerators else f"CPU ({os.cpu_count()} cores)"
     return info
 
 
@@ -85,3 +86,14 @@ def backend_label(environment: dict) -> str:
     """'tensorflow 2.21.0' from a run's recorded environment ('?' for runs that predate it)."""
     name = environment.get("backend", "?")
     return f"{name} {environment[name]}" if name in environment else name
+
+
+def machine_label(environment: dict) -> str:
+    """Where a run trained: its accelerator, or its CPU's model and features where recorded
+    ('AMD EPYC, 2 cores (avx2, avx512f, avx512_bf16)'); runs that predate that say 'CPU (2 cores)'."""
+    device = environment.get("device", "?")
+    cpu_info = environment.get("cpu")
+    if not device.startswith("CPU") or not cpu_info:
+        return device
+    features = f" ({', '.join(cpu_info['features'])})" if cpu_info["features"] else ""
+    return f"{cpu_info['model']}, {environment.get('cpu_count', '?')} cores{features}"

@@ -1,0 +1,28 @@
+"""How a run's recorded environment is named in the reports."""
+
+from mnist_lab.provenance import backend_label, machine_label
+
+NEW_RUN = {
+    "device": "CPU (2 cores)",
+    "cpu": {"model": "AMD EPYC", "features": ["avx2", "avx512f"]},
+    "cpu_count": 2,
+    "backend": "tensorflow",
+    "tensorflow": "2.21.0",
+}
+
+
+def test_a_cpu_run_is_named_by_its_cpu_model_and_features():
+    assert machine_label(NEW_RUN) == "AMD EPYC, 2 cores (avx2, avx512f)"
+    assert machine_label({**NEW_RUN, "cpu": {"model": "Xeon", "features": []}}) == "Xeon, 2 cores"
+
+
+def test_older_runs_and_accelerators_keep_their_device_name():
+    assert machine_label({"device": "CPU (2 cores)"}) == "CPU (2 cores)"  # recorded before the CPU model was
+    assert machine_label({**NEW_RUN, "device": "NVIDIA H100 80GB HBM3"}) == "NVIDIA H100 80GB HBM3"
+    assert machine_label({}) == "?"
+
+
+def test_backend_label_names_the_backend_and_its_version():
+    assert backend_label(NEW_RUN) == "tensorflow 2.21.0"
+    assert backend_label({"backend": "jax"}) == "jax"
+    assert backend_label({}) == "?"
