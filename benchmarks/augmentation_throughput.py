@@ -101,6 +101,7 @@ def images_per_second(data, config, steps: int, warmup: int, xla: bool = False) 
 
 
 PIPELINES = ("seed", "ours", "no_aug", "seed_arrays", "ours_bf16", "ours_xla", "ours_jax")
+BACKENDS = {"ours_jax": "jax"}  # the rest run under the default backend (KERAS_BACKEND, else TensorFlow)
 
 
 def measure(name: str, steps: int, warmup: int) -> float:
@@ -132,10 +133,9 @@ def full_epochs(precision: str) -> list[float]:
     return [run.metrics["data"]["train"] / record["seconds"] for record in run.history]
 
 
-def child_output(*arguments) -> list[str]:
-    # The backend is chosen when keras is first imported: in the child's environment.
-    backend = "jax" if arguments[1].endswith("_jax") else os.environ.get("KERAS_BACKEND", "tensorflow")
-    env = {**os.environ, "KERAS_BACKEND": backend}
+def child_output(*arguments, backend: str | None = None) -> list[str]:
+    # Keras picks its backend when first imported: a measurement under another one needs its own environment.
+    env = {**os.environ, "KERAS_BACKEND": backend} if backend else None
     done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True, env=env)
     return done.stdout.strip().splitlines()[-1].split()
 
@@ -169,7 +169,7 @@ def main() -> None:
     for round_number in range(1, args.rounds + 1):
         for name in PIPELINES:
             timing = ("--steps", str(args.steps), "--warmup", str(args.warmup))
-            rates[name].append(float(child_output("--only", name, *timing)[0]))
+            rates[name].append(float(child_output("--only", name, *timing, backend=BACKENDS.get(name))[0]))
         print(f"round {round_number}: " + ", ".join(f"{n} {r[-1]:.1f}" for n, r in rates.items()), flush=True)
     median = {name: statistics.median(values) for name, values in rates.items()}
     if args.full_epoch:

@@ -67,18 +67,18 @@ def environment() -> dict:
         "scikit_learn": sklearn.__version__,
         "git_commit": git_commit(),
     }
+    accelerators = []
     if info["backend"] == "tensorflow":
         import tensorflow as tf
 
         info["tensorflow"] = tf.__version__
-        gpus = tf.config.list_physical_devices("GPU")
-        info["device"] = ", ".join(d.name for d in gpus) if gpus else f"CPU ({os.cpu_count()} cores)"
+        accelerators = [d.name for d in tf.config.list_physical_devices("GPU")]
     elif info["backend"] == "jax":
         import jax
 
         info["jax"] = jax.__version__
         accelerators = [d.device_kind for d in jax.devices() if d.platform != "cpu"]  # e.g. 'NVIDIA H100 80GB HBM3'
-        info["device"] = ", ".join(accelerators) if accelerators else f"CPU ({os.cpu_count()} cores)"
+    info["device"] = ", ".join(accelerators) if accelerators else f"CPU ({os.cpu_count()} cores)"
     return info
 
 
