@@ -17,6 +17,7 @@ from mnist_lab.seed_results import (
     seed_markdown,
     seed_rows,
     step_verdicts,
+    target_lines,
     test_labels,
     verdict_line,
 )
@@ -238,6 +239,8 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
             *map(verdict_line, steps),
             "",
         ]
+    below = target_lines(rows)
+    parts += [*below, ""] if below else []
     parts += [line for line in accuracy_changes(runs) if line.startswith("- The seed's model")] + [""]
     ensembles = ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS["full"])
     parts += [ensemble_line(stage, row) for stage, row in ensembles.items()] + ([""] if ensembles else [])

@@ -209,3 +209,29 @@ def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path
     assert [p["members"] for p in row["curve"]] == [1, 2, 3, 4, 5] and row["curve"][0]["subsets"] == 5
     assert "Ensemble of all 5 `dnn` seeds" in ensemble_line("dnn", row)
     assert ensemble_rows(all_stage_seeds(tmp_path), labels, min_seeds=6) == {}
+
+
+def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path):
+    from mnist_lab.seed_results import MEAN_TARGETS, seed_rows, seed_table, target_lines
+    from mnist_lab.sweep import all_stage_seeds
+
+    target = MEAN_TARGETS["cnn_bn_aug"]
+    fake_run(tmp_path / "cnn_bn_aug", "cnn_bn_aug", target - 0.0005, 45)
+    fake_run(seed_run_dir(tmp_path, "cnn_bn_aug", 0), "cnn_bn_aug", target - 0.0003, 43, seed=0)
+    fake_run(tmp_path / "cnn_bn", "cnn_bn", MEAN_TARGETS["cnn_bn"] + 0.001, 40)
+    rows = seed_rows(all_stage_seeds(tmp_path))
+    assert "met" in seed_table({"cnn_bn": rows["cnn_bn"]}) and "**below**" in seed_table(rows)
+    (line,) = target_lines(rows)  # cnn_bn meets its target: no line
+    assert line.startswith("- `cnn_bn_aug`: the mean of 2 seeds")
+    assert "kept (best on validation) of its 20-epoch budget: 2 (seed 0), 2 (seed 42)." in line
+    assert "last two epochs" not in line  # fake runs keep epoch 2 of 20
+
+
+def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
+    from mnist_lab.seed_results import seed_rows, target_lines
+    from mnist_lab.sweep import all_stage_seeds
+
+    for seed in (42, 0):
+        fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 5000, seed=seed, epochs=2, subset=2000)
+    rows = seed_rows(all_stage_seeds(tmp_path, "quick"))
+    assert rows["cnn"]["target"] is None and target_lines(rows) == []
