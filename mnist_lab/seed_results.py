@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from mnist_lab.config import TrainConfig
 from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.profiles import resolve_config
 from mnist_lab.provenance import backend_label
 from mnist_lab.run_dir import Run
 from mnist_lab.stats import (
@@ -18,7 +17,7 @@ from mnist_lab.stats import (
     seed_summary,
     verdict,
 )
-from mnist_lab.sweep import protocol_of
+from mnist_lab.sweep import protocol_of, stage_protocol
 
 # What each stage's mean test accuracy over seeds should reach under the full protocol (the
 # seed notebook's notes, sharpened). A mean below its target is a finding to report, with the
@@ -30,6 +29,7 @@ def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
     """Per stage: the seeds' test accuracies and errors summarised."""
     rows = {}
     for stage, runs in seed_runs.items():
+        full = stage_protocol(stage)
         accuracies = [run.metrics["test_accuracy"] for run in runs]
         errors = [len(run.metrics["misclassified"]) for run in runs]
         low, high = mean_interval(accuracies)
@@ -44,15 +44,11 @@ def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
             "errors_max": max(errors),
             "backends": sorted({backend_label(run.metrics["environment"]) for run in runs}),
             # Judged only under the full protocol: a quick run's accuracy says nothing about the target.
-            "target": MEAN_TARGETS.get(stage) if all(_full_protocol(run) for run in runs) else None,
+            "target": MEAN_TARGETS.get(stage) if all(protocol_of(run.config) == full for run in runs) else None,
             "kept_epochs": [run.metrics["best_epoch"] for run in runs],  # chosen on validation
             "budget": max(TrainConfig.from_dict(run.config).epochs for run in runs),
         }
     return rows
-
-
-def _full_protocol(run: Run) -> bool:
-    return protocol_of(run.config) == protocol_of(resolve_config(run.stage).to_dict())
 
 
 def seed_table(rows: dict[str, dict]) -> str:

@@ -75,6 +75,11 @@ def protocol_of(config: dict) -> dict:
     return fields
 
 
+def stage_protocol(stage: str, profile: str = "full", precision: str = TrainConfig.precision) -> dict:
+    """What every seed of `stage` under the profile shares (protocol_of its resolved config)."""
+    return protocol_of(resolve_config(stage, profile, precision=precision).to_dict())
+
+
 def stage_seeds(reports, stage: str, profile: str = "full", precision: str = TrainConfig.precision) -> list[Run]:
     """The finished runs of `stage` under the profile's protocol, any seed, in seed order.
 
@@ -82,7 +87,7 @@ def stage_seeds(reports, stage: str, profile: str = "full", precision: str = Tra
     and are left out.
     """
     reports = Path(reports)
-    expected = protocol_of(resolve_config(stage, profile, precision=precision).to_dict())
+    expected = stage_protocol(stage, profile, precision)
     if precision == TrainConfig.precision:
         candidates = [reports / stage, *sorted((reports / SEEDS_DIR / stage).glob("seed_*"))]
     else:
