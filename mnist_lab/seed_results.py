@@ -6,7 +6,7 @@ from __future__ import annotations
 from mnist_lab.config import TrainConfig
 from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.provenance import backend_label
-from mnist_lab.run_dir import Run
+from mnist_lab.run_dir import Run, learning_rate_cuts
 from mnist_lab.stats import (
     VERDICT_RULE,
     ensemble_curve,
@@ -47,8 +47,15 @@ def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
             "target": MEAN_TARGETS.get(stage) if all(protocol_of(run.config) == full for run in runs) else None,
             "kept_epochs": [run.metrics["best_epoch"] for run in runs],  # chosen on validation
             "budget": max(TrainConfig.from_dict(run.config).epochs for run in runs),
+            "kept_records": [_kept_record(run) for run in runs],
+            "learning_rate_cuts": [len(learning_rate_cuts(run.history)) for run in runs],
         }
     return rows
+
+
+def _kept_record(run: Run) -> dict | None:
+    """The history record of the epoch whose weights the run kept (None: no history recorded)."""
+    return next((r for r in run.history if r["epoch"] == run.metrics["best_epoch"]), None)
 
 
 def seed_table(rows: dict[str, dict]) -> str:
@@ -85,6 +92,16 @@ def target_lines(rows: dict[str, dict]) -> list[str]:
         )
         if min(r["kept_epochs"]) >= r["budget"] - 1:
             line += "; every seed kept one of its last two epochs, so the budget may be what limits it"
+        kept_records = [record for record in r["kept_records"] if record]
+        if kept_records:
+            # Training accuracy is measured as the model trains (dropout on, augmented images where
+            # the stage augments): below validation accuracy, the model has not yet fit its data.
+            below = sum(record["accuracy"] < record["val_accuracy"] for record in kept_records)
+            cuts = ", ".join(f"{n} (seed {seed})" for n, seed in zip(r["learning_rate_cuts"], r["seeds"], strict=True))
+            line += (
+                f". At the kept epoch, training accuracy was below validation accuracy in {below} of "
+                f"{len(kept_records)} seeds; times the learning rate was lowered in the run: {cuts}"
+            )
         lines.append(line + ".")
     return lines
 

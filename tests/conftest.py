@@ -19,7 +19,7 @@ def small_splits(mnist):
     return make_splits(mnist, validation_fraction=0.1, split_seed=42, subset=500, seed=42)
 
 
-def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, **config):
+def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, history=(), **config):
     """A finished run folder that got the test digits `wrong` (default: the first `errors`) wrong,
     as 7 -> 1, without training anything. `config` overrides TrainConfig fields (e.g. seed)."""
     import numpy as np
@@ -32,7 +32,7 @@ def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, **co
     matrix[7, 7], matrix[7, 1] = 1000 - len(wrong), len(wrong)
     path.mkdir(parents=True)
     write_json(path / "config.json", {"stage": stage, **config})
-    write_json(path / "history.json", [])
+    write_json(path / "history.json", list(history))
     if probabilities is not None:
         write_probabilities(path / "test_probabilities.npz", probabilities)
     write_json(

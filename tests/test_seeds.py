@@ -216,8 +216,16 @@ def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path):
     from mnist_lab.sweep import all_stage_seeds
 
     target = MEAN_TARGETS["cnn_bn_aug"]
-    fake_run(tmp_path / "cnn_bn_aug", "cnn_bn_aug", target - 0.0005, 45)
-    fake_run(seed_run_dir(tmp_path, "cnn_bn_aug", 0), "cnn_bn_aug", target - 0.0003, 43, seed=0)
+
+    def history(train_accuracy):  # epoch 2 is the kept one; the rate is lowered after it
+        return [
+            {"epoch": 1, "accuracy": 0.98, "val_accuracy": 0.985, "learning_rate": 1e-3},
+            {"epoch": 2, "accuracy": train_accuracy, "val_accuracy": 0.993, "learning_rate": 1e-3},
+            {"epoch": 3, "accuracy": 0.995, "val_accuracy": 0.990, "learning_rate": 5e-4},
+        ]
+
+    fake_run(tmp_path / "cnn_bn_aug", "cnn_bn_aug", target - 0.0005, 45, history=history(0.991))
+    fake_run(seed_run_dir(tmp_path, "cnn_bn_aug", 0), "cnn_bn_aug", target - 0.0003, 43, seed=0, history=history(0.995))
     fake_run(tmp_path / "cnn_bn", "cnn_bn", MEAN_TARGETS["cnn_bn"] + 0.001, 40)
     rows = seed_rows(all_stage_seeds(tmp_path))
     assert "met" in seed_table({"cnn_bn": rows["cnn_bn"]}) and "**below**" in seed_table(rows)
@@ -225,6 +233,8 @@ def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path):
     assert line.startswith("- `cnn_bn_aug`: the mean of 2 seeds")
     assert "kept (best on validation) of its 20-epoch budget: 2 (seed 0), 2 (seed 42)." in line
     assert "last two epochs" not in line  # fake runs keep epoch 2 of 20
+    assert "training accuracy was below validation accuracy in 1 of 2 seeds" in line
+    assert line.endswith("lowered in the run: 1 (seed 0), 1 (seed 42).")
 
 
 def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
