@@ -135,7 +135,8 @@ $(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) $(ALWAYS) | $(INSTA
 	$(BIN)/mnist-lab notebook $(1) --profile $(PROFILE) $(if $(FORCE),--force)
 endef
 $(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
-$(COMPARISON): $(STAGE_REPORTS)
+# The comparison reads every seed run as well (the runner's fingerprint lists the same files).
+$(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.json $(REPORTS)/precision/*/*/seed_*/metrics.json)
 # A stage notebook compares itself with the stage before it, so a newer result there redoes
 # it. Only a result that exists counts: nothing forces the stages to run in order.
 NEIGHBOURS := $(filter-out :%,$(join $(wordlist 2,$(words $(STAGE_NOTEBOOKS)),$(STAGE_NOTEBOOKS)),$(addprefix :,$(STAGE_NOTEBOOKS))))
