@@ -233,29 +233,48 @@ def test_two_runners_on_one_report_do_not_collide(fake_notebooks):
     runner.run_notebook("01_dnn", "full", fake_notebooks, log_output=False)  # free again
 
 
-def test_force_reruns_a_current_report_through_make(tmp_path):
-    """`make NOTEBOOK FORCE=1` runs the runner with --force even when make thinks it is up to date."""
+def make_dry_run(reports, target, *extra):
+    """What `make -n TARGET` would run for the quick profile with its reports in `reports`."""
     import subprocess
 
-    report = tmp_path / "dnn" / "01_dnn.ipynb"
-    report.parent.mkdir()
-    report.write_text("{}")
-    future = 4_000_000_000  # newer than every source
-    os_utime = __import__("os").utime
-    os_utime(report, (future, future))
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", target, "PROFILE=quick", f"REPORTS_quick={reports}", *extra],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
-    def dry_run(*extra):
-        done = subprocess.run(
-            ["make", "-n", "--no-print-directory", "01_dnn", "PROFILE=quick", f"REPORTS_quick={tmp_path}", *extra],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
 
-    assert "mnist-lab notebook" not in dry_run()  # current: make alone would do nothing
-    assert "mnist-lab notebook 01_dnn --profile quick --force" in dry_run("FORCE=1")
+def touch(path, mtime):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    __import__("os").utime(path, (mtime, mtime))
+
+
+FUTURE = 4_000_000_000  # newer than every source
+
+
+def test_force_reruns_a_current_report_through_make(tmp_path):
+    """`make NOTEBOOK FORCE=1` runs the runner with --force even when make thinks it is up to date."""
+    touch(tmp_path / "dnn" / "01_dnn.ipynb", FUTURE)
+
+    assert "mnist-lab notebook" not in make_dry_run(tmp_path, "01_dnn")  # current: make alone would do nothing
+    assert "mnist-lab notebook 01_dnn --profile quick --force" in make_dry_run(tmp_path, "01_dnn", "FORCE=1")
+
+
+def test_a_new_seed_run_redoes_the_comparison_through_make(tmp_path):
+    """The comparison reads every seed run, so make must not call it up to date when one is added."""
+    for name in STAGE_NOTEBOOKS:
+        touch(tmp_path / runner.NOTEBOOKS[name] / f"{name}.ipynb", FUTURE)
+    touch(tmp_path / "comparison" / "06_comparison.ipynb", FUTURE + 10)
+    seed_run = tmp_path / "seeds" / "cnn_bn" / "seed_2" / "metrics.json"
+
+    touch(seed_run, FUTURE + 5)  # older than the report: current
+    assert "mnist-lab notebook" not in make_dry_run(tmp_path, "06_comparison")
+    touch(seed_run, FUTURE + 20)  # finished after the report was rendered
+    assert "mnist-lab notebook 06_comparison --profile quick" in make_dry_run(tmp_path, "06_comparison")
 
 
 def test_plain_papermill_rejects_a_bad_parameter_naming_it(tmp_path):
