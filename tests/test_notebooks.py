@@ -1,7 +1,9 @@
 """The notebooks stay thin, agree with the package on parameters, and the runner is safe."""
 
 import ast
+import os
 import re
+import subprocess
 
 import jupytext
 import nbformat
@@ -235,8 +237,6 @@ def test_two_runners_on_one_report_do_not_collide(fake_notebooks):
 
 def make_dry_run(reports, target, *extra):
     """What `make -n TARGET` would run for the quick profile with its reports in `reports`."""
-    import subprocess
-
     done = subprocess.run(
         ["make", "-n", "--no-print-directory", target, "PROFILE=quick", f"REPORTS_quick={reports}", *extra],
         cwd=PROJECT_ROOT,
@@ -250,7 +250,7 @@ def make_dry_run(reports, target, *extra):
 def touch(path, mtime):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{}")
-    __import__("os").utime(path, (mtime, mtime))
+    os.utime(path, (mtime, mtime))
 
 
 FUTURE = 4_000_000_000  # newer than every source
