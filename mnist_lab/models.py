@@ -101,6 +101,9 @@ class Stage:
     summary: str  # one line for `mnist-lab stages` and the reports
     # TrainConfig fields this stage trains with instead of the seed's protocol (budget, schedule, ...).
     protocol: dict = field(default_factory=dict)
+    # Earlier stages besides the previous one that its seeds get a verdict against (a new stage
+    # that changes the training of the last one may also be asked whether it beats one before it).
+    also_against: tuple[str, ...] = ()
 
     def __call__(self):
         return self.build()

@@ -107,14 +107,13 @@ def target_lines(rows: dict[str, dict]) -> list[str]:
 
 
 def step_verdicts(rows: dict[str, dict]) -> list[dict]:
-    """One verdict per ladder step whose two stages both have seeds."""
+    """One verdict per ladder step whose two stages both have seeds, and per stage it is also held against."""
     steps = []
     for stage in rows:
-        before = previous_stage(stage)
-        if before in rows:
-            steps.append(
-                {"before": before, "after": stage, **verdict(rows[before]["accuracies"], rows[stage]["accuracies"])}
-            )
+        for before in (previous_stage(stage), *STAGES[stage].also_against):
+            if before in rows:
+                accuracies = rows[before]["accuracies"], rows[stage]["accuracies"]
+                steps.append({"before": before, "after": stage, **verdict(*accuracies)})
     return steps
 
 

@@ -245,3 +245,18 @@ def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
         fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 5000, seed=seed, epochs=2, subset=2000)
     rows = seed_rows(all_stage_seeds(tmp_path, "quick"))
     assert rows["cnn"]["target"] is None and target_lines(rows) == []
+
+
+def test_a_stage_gets_a_verdict_against_each_stage_it_is_also_held_against(monkeypatch):
+    import dataclasses
+
+    from mnist_lab import models
+    from mnist_lab.seed_results import step_verdicts
+
+    rows = {stage: {"accuracies": [0.99, 0.991, 0.992]} for stage in ("cnn_reg", "cnn_bn", "cnn_bn_aug")}
+    pairs = [(step["before"], step["after"]) for step in step_verdicts(rows)]
+    assert pairs == [("cnn_reg", "cnn_bn"), ("cnn_bn", "cnn_bn_aug")]  # neighbours only
+    stage = dataclasses.replace(models.STAGES["cnn_bn_aug"], also_against=("cnn_reg", "dnn"))
+    monkeypatch.setitem(models.STAGES, "cnn_bn_aug", stage)
+    pairs = [(step["before"], step["after"]) for step in step_verdicts(rows)]
+    assert pairs == [("cnn_reg", "cnn_bn"), ("cnn_bn", "cnn_bn_aug"), ("cnn_reg", "cnn_bn_aug")]  # dnn: no seeds
