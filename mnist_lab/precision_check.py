@@ -21,13 +21,28 @@ PRECISION_CHECK = ("cnn_bn", "mixed_bfloat16")  # the seed's model, in the preci
 def precision_comparison(reference: list[Run], other: list[Run]) -> dict:
     """The same stage over the seeds both precisions have: accuracies, speeds and the verdict."""
     seeds = sorted({run.seed for run in reference} & {run.seed for run in other})
-    pick = {name: [run for run in runs if run.seed in seeds] for name, runs in (("ref", reference), ("other", other))}
+    pick = {  # in seed order, so that the two lists pair up run by run
+        name: sorted((run for run in runs if run.seed in seeds), key=lambda run: run.seed)
+        for name, runs in (("ref", reference), ("other", other))
+    }
     accuracy = {name: [run.metrics["test_accuracy"] for run in runs] for name, runs in pick.items()}
-    speed = {name: [run.metrics["images_per_second"] for run in runs] for name, runs in pick.items()}
     result = verdict(accuracy["ref"], accuracy["other"]) if seeds else {"verdict": "not enough seeds"}
     allowed = len(seeds) >= PRECISION_MIN_SEEDS and result["verdict"] == "not detectable"
-    cpus = sorted({run.metrics["environment"].get("cpu", {}).get("model", "?") for run in pick["ref"] + pick["other"]})
-    return {**result, "seeds": seeds, "accuracy": accuracy, "speed": speed, "allowed": allowed, "cpus": cpus}
+    # A speed ratio only means something between runs on one CPU model: keep the seeds whose
+    # two runs were (runs from before the CPU model was recorded are left out).
+    speed: dict[str, list[float]] = {"ref": [], "other": []}
+    cpus = set()
+    for ref, other in zip(pick["ref"], pick["other"], strict=True):
+        model = _cpu_model(ref)
+        if model is not None and model == _cpu_model(other):
+            speed["ref"].append(ref.metrics["images_per_second"])
+            speed["other"].append(other.metrics["images_per_second"])
+            cpus.add(model)
+    return {**result, "seeds": seeds, "accuracy": accuracy, "speed": speed, "allowed": allowed, "cpus": sorted(cpus)}
+
+
+def _cpu_model(run: Run) -> str | None:
+    return run.metrics["environment"].get("cpu", {}).get("model")
 
 
 def precision_result(reports_dir, profile: str) -> dict:
@@ -66,10 +81,13 @@ def precision_line(stage: str, precision: str, check: dict) -> str:
 def precision_markdown(stage: str, precision: str, check: dict) -> list[str]:
     """The rule, the verdict and the speed ratio over the same runs."""
     parts = [f"Rule, fixed before the runs: {PRECISION_RULE}.", "", precision_line(stage, precision, check)]
-    if check["seeds"]:
+    pairs = len(check["speed"]["ref"])
+    if pairs:
         speed = sum(check["speed"]["other"]) / sum(check["speed"]["ref"])
         parts.append(
-            f"- Training speed, {precision} / float32, over those runs: {speed:.2f}x "
-            f"(CPU: {'; '.join(check['cpus'])}; a ratio is only meaningful on one CPU model)."
+            f"- Training speed, {precision} / float32, over the {pairs} seed(s) whose two runs had the same "
+            f"CPU model ({'; '.join(check['cpus'])}): {speed:.2f}x."
         )
+    elif check["seeds"]:
+        parts.append(f"- No seed has both runs on one CPU model yet: no speed ratio ({precision} / float32).")
     return [*parts, ""]

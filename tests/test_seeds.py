@@ -111,10 +111,21 @@ def test_the_precision_check_compares_the_same_seeds_and_needs_three(tmp_path):
     assert two["difference"] == pytest.approx((0.9961 + 0.9960 - 0.9963 - 0.9958) / 2)
     assert "not shown to be harmless" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", two))
 
+    assert "No seed has both runs on one CPU model" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", two))
+
     bf16 += runs("mixed_bfloat16", {1: 0.9959})
+    # Seeds 0 and 1 trained in both precisions on one CPU model; seed 42's float32 run on another.
+    for run, model, speed in [
+        *zip(float32[:3], ("old CPU", "EPYC", "EPYC"), (100, 300, 280), strict=True),
+        *zip(bf16, ("EPYC", "EPYC", "EPYC"), (900, 400, 380), strict=True),
+    ]:
+        run.metrics.update(images_per_second=speed, environment={"cpu": {"model": model}})
     three = precision_comparison(float32, bf16)
     assert three["allowed"] and three["low"] < 0 < three["high"]
-    assert "inside the seed noise" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", three))
+    assert three["speed"] == {"ref": [300, 280], "other": [400, 380]} and three["cpus"] == ["EPYC"]
+    text = "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", three))
+    assert "inside the seed noise" in text
+    assert "over the 2 seed(s) whose two runs had the same CPU model (EPYC): 1.34x" in text
 
     far = precision_comparison(float32, runs("mixed_bfloat16", {42: 0.990, 0: 0.991, 1: 0.9905}, "far"))
     assert far["verdict"] == "real" and not far["allowed"]
