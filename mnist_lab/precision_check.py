@@ -58,7 +58,7 @@ def precision_line(stage: str, precision: str, check: dict) -> str:
     if not check["seeds"]:
         return (
             f"No `{stage}` run in {precision} shares a seed with the float32 ones yet "
-            f"(`mnist-lab sweep --stage {stage} --seeds 0-1 --precision {precision}`)."
+            f"(`mnist-lab sweep --stage {stage} --seeds 0-2 --precision {precision}`)."
         )
     mean = {name: sum(values) / len(values) for name, values in check["accuracy"].items()}
     head = (
