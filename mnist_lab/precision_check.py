@@ -41,6 +41,10 @@ def precision_comparison(reference: list[Run], other: list[Run]) -> dict:
     return {**result, "seeds": seeds, "accuracy": accuracy, "speed": speed, "allowed": allowed, "cpus": sorted(cpus)}
 
 
+def _seeds(count: int) -> str:
+    return f"{count} seed{'' if count == 1 else 's'}"
+
+
 def _cpu_model(run: Run) -> str | None:
     return run.metrics["environment"].get("cpu", {}).get("model")
 
@@ -62,7 +66,7 @@ def precision_line(stage: str, precision: str, check: dict) -> str:
         )
     mean = {name: sum(values) / len(values) for name, values in check["accuracy"].items()}
     head = (
-        f"`{stage}` in {precision} against float32 over the same {len(check['seeds'])} seeds "
+        f"`{stage}` in {precision} against float32 over the same {_seeds(len(check['seeds']))} "
         f"({', '.join(map(str, check['seeds']))}): mean test accuracy {100 * mean['other']:.3f}% against "
         f"{100 * mean['ref']:.3f}%, difference {100 * check['difference']:+.3f} points"
     )
@@ -85,7 +89,7 @@ def precision_markdown(stage: str, precision: str, check: dict) -> list[str]:
     if pairs:
         speed = sum(check["speed"]["other"]) / sum(check["speed"]["ref"])
         parts.append(
-            f"- Training speed, {precision} / float32, over the {pairs} seed(s) whose two runs had the same "
+            f"- Training speed, {precision} / float32, over the {_seeds(pairs)} whose two runs had the same "
             f"CPU model ({'; '.join(check['cpus'])}): {speed:.2f}x."
         )
     elif check["seeds"]:

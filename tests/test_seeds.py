@@ -111,6 +111,8 @@ def test_the_precision_check_compares_the_same_seeds_and_needs_three(tmp_path):
     assert two["difference"] == pytest.approx((0.9961 + 0.9960 - 0.9963 - 0.9958) / 2)
     assert "not shown to be harmless" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", two))
 
+    one = "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", precision_comparison(float32, bf16[:1])))
+    assert "over the same 1 seed (42)" in one and "too few seeds for an interval" in one
     assert "No seed has both runs on one CPU model" in "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", two))
 
     bf16 += runs("mixed_bfloat16", {1: 0.9959})
@@ -125,7 +127,7 @@ def test_the_precision_check_compares_the_same_seeds_and_needs_three(tmp_path):
     assert three["speed"] == {"ref": [300, 280], "other": [400, 380]} and three["cpus"] == ["EPYC"]
     text = "\n".join(precision_markdown("cnn_bn", "mixed_bfloat16", three))
     assert "inside the seed noise" in text
-    assert "over the 2 seed(s) whose two runs had the same CPU model (EPYC): 1.34x" in text
+    assert "over the 2 seeds whose two runs had the same CPU model (EPYC): 1.34x" in text
 
     far = precision_comparison(float32, runs("mixed_bfloat16", {42: 0.990, 0: 0.991, 1: 0.9905}, "far"))
     assert far["verdict"] == "real" and not far["allowed"]
