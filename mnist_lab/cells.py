@@ -204,7 +204,7 @@ def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) ->
     )
 
 
-# --- 06_comparison
+# --- the comparison notebook
 
 
 def comparison(profile: str, reports_dir=None) -> dict:

@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=cmd_train)
     notebook = commands.add_parser("notebook", help="execute one notebook with papermill into the reports folder")
-    notebook.add_argument("name", help="e.g. 00_data, 01_dnn, ..., 06_comparison")
+    notebook.add_argument("name", help="a notebooks/NN_name.py without .py, e.g. 00_data, 01_dnn")
     notebook.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
     notebook.add_argument("--force", action="store_true", help="run even if its inputs are unchanged")
     notebook.set_defaults(handler=cmd_notebook)

@@ -36,7 +36,7 @@ FIGURES = {
     "confusion_matrix": "confusion_matrix.png",
     "misclassified": "misclassified.png",
 }
-# Figures 06_comparison saves, relative to the reports folder.
+# Figures the comparison notebook saves, relative to the reports folder.
 COMPARISON_FIGURES = {
     "accuracy_by_stage": "comparison/accuracy_by_stage.png",
     "validation_curves": "comparison/validation_curves.png",

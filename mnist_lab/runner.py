@@ -33,11 +33,12 @@ from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
 from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+COMPARISON_NOTEBOOK = f"{len(STAGES) + 1:02d}_comparison"  # after the last stage's notebook
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
 NOTEBOOKS = {
     "00_data": "data",
     **{f"{i:02d}_{stage}": stage for i, stage in enumerate(STAGES, start=1)},
-    f"{len(STAGES) + 1:02d}_comparison": "comparison",
+    COMPARISON_NOTEBOOK: "comparison",
 }
 
 

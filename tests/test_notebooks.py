@@ -189,11 +189,11 @@ def test_a_stage_report_is_stale_when_the_previous_stage_has_new_results(tmp_pat
 
 def test_the_comparison_is_stale_when_a_seed_or_another_precision_lands(tmp_path):
     reports = tmp_path / "reports"
-    seen = {str(runner.fingerprint("06_comparison", "full", reports))}
+    seen = {str(runner.fingerprint(runner.COMPARISON_NOTEBOOK, "full", reports))}
     for folder in ("seeds/cnn_bn/seed_0", "precision/mixed_bfloat16/cnn_bn/seed_42"):
         (reports / folder).mkdir(parents=True)
         (reports / folder / "metrics.json").write_text('{"test_accuracy": 0.99}')
-        seen.add(str(runner.fingerprint("06_comparison", "full", reports)))
+        seen.add(str(runner.fingerprint(runner.COMPARISON_NOTEBOOK, "full", reports)))
     assert len(seen) == 3
 
 
@@ -268,13 +268,14 @@ def test_a_new_seed_run_redoes_the_comparison_through_make(tmp_path):
     """The comparison reads every seed run, so make must not call it up to date when one is added."""
     for name in STAGE_NOTEBOOKS:
         touch(tmp_path / runner.NOTEBOOKS[name] / f"{name}.ipynb", FUTURE)
-    touch(tmp_path / "comparison" / "06_comparison.ipynb", FUTURE + 10)
+    comparison = runner.COMPARISON_NOTEBOOK
+    touch(tmp_path / "comparison" / f"{comparison}.ipynb", FUTURE + 10)
     seed_run = tmp_path / "seeds" / "cnn_bn" / "seed_2" / "metrics.json"
 
     touch(seed_run, FUTURE + 5)  # older than the report: current
-    assert "mnist-lab notebook" not in make_dry_run(tmp_path, "06_comparison")
+    assert "mnist-lab notebook" not in make_dry_run(tmp_path, comparison)
     touch(seed_run, FUTURE + 20)  # finished after the report was rendered
-    assert "mnist-lab notebook 06_comparison --profile quick" in make_dry_run(tmp_path, "06_comparison")
+    assert f"mnist-lab notebook {comparison} --profile quick" in make_dry_run(tmp_path, comparison)
 
 
 def test_plain_papermill_rejects_a_bad_parameter_naming_it(tmp_path):

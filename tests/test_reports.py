@@ -50,8 +50,8 @@ def test_readme_results_are_the_committed_reports():
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme[readme.index(README_BEGIN) + len(README_BEGIN) : readme.index(README_END)]
     assert section.strip() == readme_results(REPORTS), (
-        "README.md's results section differs from reports/: run `make reproduce` (or "
-        "`mnist-lab notebook 06_comparison`) and commit README.md"
+        "README.md's results section differs from reports/: run `make reproduce` (the comparison "
+        "notebook writes it) and commit README.md"
     )
 
 
