@@ -43,7 +43,7 @@ PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
-	@echo "  Variables: STAGE=$(STAGE) (one of: dnn cnn cnn_reg cnn_bn cnn_bn_aug), EPOCHS=, SUBSET=, SEEDS=$(SEEDS),"
+	@echo "  Variables: STAGE=$(STAGE) (make stages lists them), EPOCHS=, SUBSET=, SEEDS=$(SEEDS),"
 	@echo "             PROFILE=$(PROFILE) (full or quick), FORCE=1 (rerun notebooks whose inputs are unchanged)"
 
 $(INSTALLED): requirements.txt pyproject.toml
