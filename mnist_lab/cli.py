@@ -92,16 +92,24 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from mnist_lab.selection import SELECTION_RULE, choose, run_selection, selection_rows
+    from mnist_lab.profiles import reports_root
+    from mnist_lab.selection import CANDIDATES, SELECTION_RULE, candidate_runs, choose, run_selection, selection_rows
 
-    args.resume_hint = "finished candidates are kept; run the same command again to resume the one in progress"
-    rows = selection_rows(run_selection(args.profile))
+    if args.status:  # what has finished so far, without training (nor importing TensorFlow)
+        runs = candidate_runs(reports_root(args.profile), args.profile)
+    else:
+        args.resume_hint = "finished candidates are kept; run the same command again to resume the one in progress"
+        runs = run_selection(args.profile)
+    rows = selection_rows(runs)
     for row in rows:
         print(
             f"{row['setting']:<20} kept epoch {row['kept epoch']:>2} of {row['epochs run']:>2}: "
             f"{row['validation errors']} validation errors"
         )
-    print(f"chosen: {choose(rows)['setting']} (rule: {SELECTION_RULE})")
+    unfinished = [name for name in CANDIDATES if name not in runs]
+    if unfinished:
+        print(f"not finished: {', '.join(unfinished)} (make select trains them)")
+    print(f"chosen{' so far' if unfinished else ''}: {choose(rows)['setting']} (rule: {SELECTION_RULE})")
     return 0
 
 
@@ -184,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         "select", help="train the longer-budget candidates for cnn_bn_aug (validation only) and apply the rule"
     )
     select.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    select.add_argument(
+        "--status", action="store_true", help="only print the finished candidates and the choice so far"
+    )
     select.set_defaults(handler=cmd_select)
     verify = commands.add_parser("verify", help="is a run's test accuracy inside its stage's committed band?")
     verify.add_argument("run_dir", nargs="?", help="a finished run folder (from train or a notebook)")

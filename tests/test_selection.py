@@ -120,3 +120,16 @@ def test_select_checks_its_profile_before_training(capsys):
 
     assert main(["select", "--profile", "fast"]) == 2
     assert "unknown profile 'fast'" in capsys.readouterr().err
+
+
+def test_select_status_reports_what_has_finished_without_training(tmp_path, monkeypatch, capsys):
+    from mnist_lab import profiles
+    from mnist_lab.cli import main
+
+    monkeypatch.setattr(profiles, "reports_root", lambda profile: tmp_path)
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
+    assert main(["select", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "plateau_ce_50        kept epoch  1 of 12: 21 validation errors" in out
+    assert "not finished: exponential_50" in out and "chosen so far: plateau_ce_50" in out
+    assert not (tmp_path / "selection" / "exponential_50").exists()  # nothing trained
