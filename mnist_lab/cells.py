@@ -281,11 +281,12 @@ def precision_check(profile: str, reports_dir=None) -> None:
 def selection_record(profile: str, reports_dir=None) -> list[dict]:
     """The longer-budget candidates' validation figures and the rule's choice. The quick profile
     trains its tiny candidates here; the full profile only reads them (`make select`)."""
-    from mnist_lab.selection import candidate_runs, run_selection, selection_markdown, selection_rows
+    from mnist_lab.selection import candidate_runs, run_selection, selection_markdown, selection_rows, unfinished
 
     root = Path(reports_dir or reports_root(profile))
     if profile == "quick":
         run_selection(profile, root, verbose=0)
-    rows = selection_rows(candidate_runs(root, profile))
-    _markdown("\n".join(selection_markdown(rows)))
+    runs = candidate_runs(root, profile)
+    rows = selection_rows(runs)
+    _markdown("\n".join(selection_markdown(rows, unfinished(runs))))
     return rows

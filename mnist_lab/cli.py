@@ -93,7 +93,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_select(args) -> int:
     from mnist_lab.profiles import reports_root
-    from mnist_lab.selection import CANDIDATES, SELECTION_RULE, candidate_runs, choose, run_selection, selection_rows
+    from mnist_lab.selection import SELECTION_RULE, candidate_runs, choose, run_selection, selection_rows, unfinished
 
     if args.status:  # what has finished so far, without training (nor importing TensorFlow)
         runs = candidate_runs(reports_root(args.profile), args.profile)
@@ -106,10 +106,10 @@ def cmd_select(args) -> int:
             f"{row['setting']:<20} kept epoch {row['kept epoch']:>2} of {row['epochs run']:>2}: "
             f"{row['validation errors']} validation errors"
         )
-    unfinished = [name for name in CANDIDATES if name not in runs]
-    if unfinished:
-        print(f"not finished: {', '.join(unfinished)} (make select trains them)")
-    print(f"chosen{' so far' if unfinished else ''}: {choose(rows)['setting']} (rule: {SELECTION_RULE})")
+    not_finished = unfinished(runs)
+    if not_finished:
+        print(f"not finished: {', '.join(not_finished)} (make select trains them)")
+    print(f"chosen{' so far' if not_finished else ''}: {choose(rows)['setting']} (rule: {SELECTION_RULE})")
     return 0
 
 

@@ -113,6 +113,11 @@ def selection_row(name: str, run: Run, budget: int | None = None) -> dict:
     }
 
 
+def unfinished(runs: dict[str, Run]) -> list[str]:
+    """The candidates without a finished run: while any is left, the choice is provisional."""
+    return [name for name in CANDIDATES if name not in runs]
+
+
 def selection_rows(runs: dict[str, Run]) -> list[dict]:
     rows = []
     for name, run in runs.items():
@@ -135,7 +140,7 @@ def choose(rows: list[dict]) -> dict:
     return min(rows, key=key)
 
 
-def selection_markdown(rows: list[dict]) -> list[str]:
+def selection_markdown(rows: list[dict], not_finished: list[str] = ()) -> list[str]:
     """The selection record: the rule, every setting's validation figures, and the choice."""
     if not rows:
         return ["No candidate has finished yet: `make select` trains them (hours; the test set is never evaluated)."]
@@ -153,11 +158,21 @@ def selection_markdown(rows: list[dict]) -> list[str]:
         f"| {r['minutes']:.0f} |"
         for r in rows
     ]
-    return [
-        f"Rule, fixed before any candidate ran: {SELECTION_RULE}",
-        "",
-        header,
-        *lines,
-        "",
-        f"Chosen: **`{chosen['setting']}`**, with {chosen['validation errors']} validation errors at its kept epoch.",
-    ]
+    if not_finished:
+        verdict = (
+            f"Chosen so far: **`{chosen['setting']}`**, with {chosen['validation errors']} validation errors at its "
+            f"kept epoch. Not finished yet: {', '.join(f'`{name}`' for name in not_finished)} (`make select` trains "
+            "and resumes them), so the choice is provisional."
+        )
+    elif chosen["setting"] == BASELINE:
+        verdict = (
+            f"Chosen: **the {BASELINE}** ({chosen['validation errors']} validation errors at its kept epoch). "
+            "No longer budget tried beats the seed's 20 epochs on the validation split, so no stage is added: "
+            "`cnn_bn_aug`'s seeds are the evidence for what augmentation is worth."
+        )
+    else:
+        verdict = (
+            f"Chosen: **`{chosen['setting']}`**, with {chosen['validation errors']} validation errors at its kept "
+            "epoch. It becomes a stage of its own, and only that stage's runs see the test set."
+        )
+    return [f"Rule, fixed before any candidate ran: {SELECTION_RULE}", "", header, *lines, "", verdict]

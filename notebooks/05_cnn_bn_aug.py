@@ -142,7 +142,23 @@ cells.compare_with_previous(result, profile, reports_dir)
 #   a plateau in `val_loss` is mostly a plateau in the weights' size, and the rate is cut late.
 #
 # If these hold, the next experiment is a longer budget chosen on the validation split,
-# which leaves the seed's protocol; the stage after this one does exactly that.
+# which leaves the seed's protocol; the next section does exactly that.
 
 # %% tags=["nbval-ignore-output"]
 cells.budget_evidence(result, profile, reports_dir)
+
+# %% [markdown]
+# ## A longer budget, chosen on the validation split
+#
+# Each candidate of `mnist_lab/selection.py` trains this model once (seed 42) with more
+# epochs, a learning rate that decays every epoch, or callbacks that watch the validation
+# cross-entropy instead of `val_loss` (`make select`, hours; resumable). The candidates never
+# evaluate the test set, and the rule that picks one was written down before any of them ran.
+# The seed's protocol competes too, with this stage's own run. An exponential schedule's
+# first 30 or 40 epochs are the runs with those budgets, so one run gives three rows.
+#
+# With the quick profile the candidates train here for 2 epochs on a subset, which only
+# shows that the machinery works; with the full profile this cell reads `reports/selection/`.
+
+# %% tags=["nbval-ignore-output"]
+selection = cells.selection_record(profile, reports_dir)

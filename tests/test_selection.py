@@ -115,6 +115,33 @@ def test_the_record_states_the_rule_and_marks_the_choice(tmp_path):
     assert "No candidate has finished" in selection_markdown([])[0]
 
 
+def test_the_record_says_whether_the_choice_is_final_and_what_follows(tmp_path):
+    from mnist_lab.selection import selection_markdown, unfinished
+
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
+    runs = candidate_runs(tmp_path)
+    assert unfinished(runs) == ["exponential_50"]
+    text = "\n".join(selection_markdown(selection_rows(runs), unfinished(runs)))
+    assert "Chosen so far: **`plateau_ce_50`**" in text and "Not finished yet: `exponential_50`" in text
+    # Everything finished and the seed protocol's own run wins: no stage is added.
+    baseline = {**row(BASELINE, 20, None, 20), "validation errors": 20}
+    rows = [baseline, {**row("plateau_ce_50", 21, 0.01, 50)}]
+    rows = [
+        {
+            **r,
+            "schedule": "plateau",
+            "monitor": "val_loss",
+            "epochs run": 20,
+            "kept epoch": 19,
+            "validation accuracy": 0.996,
+            "minutes": 60.0,
+        }
+        for r in rows
+    ]
+    assert "no stage is added" in selection_markdown(rows)[-1]
+    assert "becomes a stage of its own" in selection_markdown(rows[1:])[-1]
+
+
 def test_select_checks_its_profile_before_training(capsys):
     from mnist_lab.cli import main
 
