@@ -29,6 +29,7 @@ from mnist_lab.results import (
     finished_runs,
     markdown_table,
     results_markdown,
+    selection_lines,
     summary_row,
 )
 from mnist_lab.run_dir import load_run
@@ -263,13 +264,21 @@ def seed_variance(runs: dict, profile: str, reports_dir=None) -> None:
         _show(plots.seed_strip(seed_rows(runs)), root / COMPARISON_FIGURES["seed_strip"])
 
 
-def ensembles(runs: dict, profile: str, reports_dir=None) -> None:
+def ensembles(runs: dict, profile: str, reports_dir=None) -> dict:
     """Every stage with enough seeds, as an ensemble of all of them, and its accuracy by size."""
     root = Path(reports_dir or reports_root(profile))
     rows = ensemble_rows(runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile])
     _markdown("\n".join(ensemble_markdown(rows, ENSEMBLE_MIN_SEEDS[profile])))
     if rows:
         _show(plots.ensemble_curves(rows), root / COMPARISON_FIGURES["ensemble_curves"])
+    return rows
+
+
+def selection_answer(runs: dict, ensembles: dict, profile: str, reports_dir=None) -> None:
+    """The setting chosen on validation for the augmented model, and its stage against issue 14's targets."""
+    root = Path(reports_dir or reports_root(profile))
+    lines = selection_lines(root, profile, seed_rows(runs), ensembles)
+    _markdown("\n".join(lines or ["No selection candidate has run yet: notebook 05 and `make select` train them."]))
 
 
 def precision_check(profile: str, reports_dir=None) -> None:

@@ -21,6 +21,15 @@ from mnist_lab.seed_results import (
     test_labels,
     verdict_line,
 )
+from mnist_lab.selection import (
+    BASELINE,
+    CHOSEN_TARGETS,
+    candidate_runs,
+    choose,
+    chosen_stage,
+    selection_rows,
+    unfinished,
+)
 from mnist_lab.stats import (
     VERDICT_RULE,
     accuracy_interval,
@@ -183,10 +192,48 @@ def results_markdown(
     return parts
 
 
+def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles: dict[str, dict]) -> list[str]:
+    """Notebook 05's open question: the setting the validation split chose for the augmented model
+    and, once every candidate has run, its stage's seeds and ensemble against CHOSEN_TARGETS."""
+    runs = candidate_runs(reports_dir, profile)
+    if not runs:
+        return []
+    chosen, not_finished = choose(selection_rows(runs)), unfinished(runs)
+    name = f"the {BASELINE}" if chosen["setting"] == BASELINE else f"`{chosen['setting']}`"
+    line = f"**A longer budget for augmentation?** On the validation split (notebook 05), the rule chose {name}"
+    line += f" ({chosen['validation errors']} validation errors at its kept epoch)"
+    if not_finished:
+        names = ", ".join(f"`{candidate}`" for candidate in not_finished)
+        return [f"{line.replace('chose', 'has so far chosen')}; not finished: {names} (`make select`)."]
+    stage = chosen_stage(chosen["setting"])
+    if chosen["setting"] == BASELINE:
+        line += ": no longer budget tried beats the seed's 20 epochs, so `cnn_bn_aug` stands as trained"
+    elif stage is None:
+        return [f"{line}; it is not a stage of the ladder yet."]
+    else:
+        line += f", which stage `{stage}` trains"
+    needed = ENSEMBLE_MIN_SEEDS[profile]
+    if profile != "full" or stage not in ensembles:  # targets are judged on the full protocol's seeds only
+        seeds = rows[stage]["n"] if stage in rows else 0
+        return [f"{line}; {seeds} of its {needed} seeds have run." if profile == "full" else f"{line}."]
+
+    def judged(value: float, target: float) -> str:
+        return f"{100 * value:.3f}%, " + ("**reaches**" if value >= target else "is **below**")
+
+    mean, ensemble = rows[stage]["mean"], ensembles[stage]["accuracy"]
+    return [
+        f"{line}. Against issue 14's targets, set by published simple CNNs with this augmentation: the mean of "
+        f"its {rows[stage]['n']} seeds, {judged(mean, CHOSEN_TARGETS['mean'])} {100 * CHOSEN_TARGETS['mean']:.2f}%; "
+        f"the ensemble of all of them, {judged(ensemble, CHOSEN_TARGETS['ensemble'])} "
+        f"{100 * CHOSEN_TARGETS['ensemble']:.2f}%."
+    ]
+
+
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
     reports_dir = Path(reports_dir)
     runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
+    ensembles = ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile])
     parts = [
         f"# Results ({profile} profile)",
         "",
@@ -198,9 +245,9 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         *results_markdown(runs, link_prefix="", seed_runs=seed_runs),
         "## Ensembles",
         "",
-        *ensemble_markdown(
-            ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile]), ENSEMBLE_MIN_SEEDS[profile]
-        ),
+        *ensemble_markdown(ensembles, ENSEMBLE_MIN_SEEDS[profile]),
+        *selection_lines(reports_dir, profile, seed_rows(seed_runs), ensembles),
+        "",
         "## Mixed precision",
         "",
         *precision_markdown(*PRECISION_CHECK, precision_result(reports_dir, profile)),
@@ -244,6 +291,8 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     parts += [line for line in accuracy_changes(runs) if line.startswith("- The seed's model")] + [""]
     ensembles = ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS["full"])
     parts += [ensemble_line(stage, row) for stage, row in ensembles.items()] + ([""] if ensembles else [])
+    answer = selection_lines(reports_dir, "full", rows, ensembles)
+    parts += [*answer, ""] if answer else []
     check = precision_result(reports_dir, "full")
     if check["seeds"]:  # its verdict line; the rule and the speeds are in reports/README.md
         parts += [precision_line(*PRECISION_CHECK, check), ""]

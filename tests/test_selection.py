@@ -160,3 +160,45 @@ def test_select_status_reports_what_has_finished_without_training(tmp_path, monk
     assert "plateau_ce_50        kept epoch  1 of 12: 21 validation errors" in out
     assert "not finished: exponential_50" in out and "chosen so far: plateau_ce_50" in out
     assert not (tmp_path / "selection" / "exponential_50").exists()  # nothing trained
+
+
+def fake_baseline(root, val_accuracy):
+    from mnist_lab.profiles import resolve_config
+
+    path = root / "cnn_bn_aug"
+    path.mkdir(parents=True)
+    write_json(path / "config.json", resolve_config("cnn_bn_aug", "full").to_dict())
+    write_json(path / "history.json", history([0.02] * len(val_accuracy), val_accuracy))
+    write_json(path / "metrics.json", {"data": {"validation": 6000}})
+
+
+def test_the_answer_judges_the_chosen_stage_against_the_targets_once_the_selection_is_final(tmp_path):
+    from mnist_lab.results import selection_lines
+
+    seeds = {"cnn_bn_aug": {"n": 5, "mean": 0.99526}}
+    ensembles = {"cnn_bn_aug": {"accuracy": 0.9976}}
+    assert selection_lines(tmp_path, "full", seeds, ensembles) == []
+    fake_baseline(tmp_path, [0.996] * 20)  # 24 validation errors
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9955] * 12))
+    (line,) = selection_lines(tmp_path, "full", seeds, ensembles)
+    assert "has so far chosen the seed protocol (24 validation errors" in line
+    assert "not finished: `exponential_50`" in line and "target" not in line
+    fake_candidate(tmp_path, "exponential_50", history([0.03] * 50, [0.995] * 50))
+    (line,) = selection_lines(tmp_path, "full", seeds, ensembles)
+    assert "the rule chose the seed protocol" in line and "`cnn_bn_aug` stands as trained" in line
+    assert "the mean of its 5 seeds, 99.526%, is **below** 99.65%" in line
+    assert "the ensemble of all of them, 99.760%, **reaches** 99.75%" in line
+    # Fewer seeds than an ensemble needs: no verdict on the targets yet.
+    (line,) = selection_lines(tmp_path, "full", {"cnn_bn_aug": {"n": 3}}, {})
+    assert line.endswith("3 of its 5 seeds have run.")
+
+
+def test_a_chosen_candidate_without_a_stage_is_said_to_be_one_still_to_add(tmp_path):
+    from mnist_lab.results import selection_lines
+
+    fake_baseline(tmp_path, [0.995] * 20)
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
+    fake_candidate(tmp_path, "exponential_50", history([0.03] * 50, [0.995] * 50))
+    (line,) = selection_lines(tmp_path, "full", {}, {})
+    assert "the rule chose `plateau_ce_50` (21 validation errors" in line
+    assert line.endswith("it is not a stage of the ladder yet.")
