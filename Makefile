@@ -137,6 +137,9 @@ endef
 $(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
 # The comparison reads every seed run as well (the runner's fingerprint lists the same files).
 $(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.json $(REPORTS)/precision/*/*/seed_*/metrics.json)
+# Notebook 05 records the longer-budget selection (mnist_lab.selection, BASE_STAGE), and the
+# comparison and the README judge its choice: a newly finished candidate redoes both.
+$(call report_of,$(filter %_cnn_bn_aug,$(NOTEBOOKS))) $(COMPARISON): $(wildcard $(REPORTS)/selection/*/metrics.json)
 # A stage notebook compares itself with the stage before it, so a newer result there redoes
 # it. Only a result that exists counts: nothing forces the stages to run in order.
 NEIGHBOURS := $(filter-out :%,$(join $(wordlist 2,$(words $(STAGE_NOTEBOOKS)),$(STAGE_NOTEBOOKS)),$(addprefix :,$(STAGE_NOTEBOOKS))))

@@ -30,6 +30,7 @@ from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.profiles import PROFILES, check_profile, reports_root
 from mnist_lab.results import update_readme, write_reports_readme
 from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
+from mnist_lab.selection import BASE_STAGE, SELECTION_DIR
 from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -107,6 +108,9 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
             ]
         )
         inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}
+    if NOTEBOOKS[name] in (BASE_STAGE, "comparison"):  # the selection's record, and the answer it gives
+        finished = sorted(path.parent for path in (reports / SELECTION_DIR).glob("*/metrics.json"))
+        inputs["selection"] = {run.name: sha256_files([run / "metrics.json", run / "history.json"]) for run in finished}
     return inputs
 
 

@@ -197,6 +197,17 @@ def test_the_comparison_is_stale_when_a_seed_or_another_precision_lands(tmp_path
     assert len(seen) == 3
 
 
+def test_a_finished_selection_candidate_redoes_notebook_05_and_the_comparison_only(tmp_path):
+    reports = tmp_path / "reports"
+    names = ("05_cnn_bn_aug", runner.COMPARISON_NOTEBOOK, "04_cnn_bn")
+    before = {name: runner.fingerprint(name, "full", reports) for name in names}
+    (reports / "selection" / "exponential_50").mkdir(parents=True)
+    for run_file in ("metrics.json", "history.json"):
+        (reports / "selection" / "exponential_50" / run_file).write_text("{}")
+    after = {name: runner.fingerprint(name, "full", reports) for name in names}
+    assert [before[name] != after[name] for name in names] == [True, True, False]
+
+
 def test_an_interrupted_notebook_stops_its_kernel_and_publishes_nothing(fake_notebooks, monkeypatch, tmp_path):
     """Ctrl-C (SIGINT) or SIGTERM reach the runner, not the kernel (Jupyter gives kernels their own
     session): the runner stops the kernel and reports an interrupt, the old report stays."""
