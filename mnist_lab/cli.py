@@ -93,7 +93,15 @@ def cmd_sweep(args) -> int:
 
 def cmd_select(args) -> int:
     from mnist_lab.profiles import reports_root
-    from mnist_lab.selection import SELECTION_RULE, candidate_runs, choose, run_selection, selection_rows, unfinished
+    from mnist_lab.selection import (
+        SELECTION_RULE,
+        candidate_runs,
+        choose,
+        progress_lines,
+        run_selection,
+        selection_rows,
+        unfinished,
+    )
 
     if args.status:  # what has finished so far, without training (nor importing TensorFlow)
         runs = candidate_runs(reports_root(args.profile), args.profile)
@@ -109,6 +117,8 @@ def cmd_select(args) -> int:
     not_finished = unfinished(runs)
     if not_finished:
         print(f"not finished: {', '.join(not_finished)} (make select trains them)")
+        for line in progress_lines(reports_root(args.profile), args.profile) if args.status else ():
+            print(line)
     print(f"chosen{' so far' if not_finished else ''}: {choose(rows)['setting']} (rule: {SELECTION_RULE})")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import itertools
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ REQUIRED_FILES = ("config.json", "history.json", "metrics.json")
 PROBABILITIES = "test_probabilities.npz"
 MODEL = "model.keras"
 PARTIAL_DIR = ".partial"  # an unfinished run's checkpoint
+CHECKPOINT = "checkpoint.npz"  # in PARTIAL_DIR, written whole after every epoch (mnist_lab.train.Checkpoint)
 RUN_FILES = (*REQUIRED_FILES, PROBABILITIES, MODEL)
 
 
@@ -50,6 +52,19 @@ class Run:
         """(10000, 10) float32 test-set probabilities."""
         with np.load(self.path / PROBABILITIES) as saved:
             return saved["probabilities"].astype(np.float32)
+
+
+def read_checkpoint_state(work_dir) -> dict | None:
+    """The JSON part of an unfinished run's checkpoint (config, training version, history, callback
+    state) without its arrays or TensorFlow; None when there is none or it cannot be read."""
+    path = Path(work_dir) / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as saved:
+            return json.loads(str(saved["state"]))
+    except (OSError, ValueError, KeyError):  # unreadable: nothing to resume
+        return None
 
 
 def load_run(path) -> Run:

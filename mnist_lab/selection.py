@@ -15,7 +15,7 @@ from pathlib import Path
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.models import STAGES
 from mnist_lab.profiles import PROFILES, check_profile, reports_root, resolve_config
-from mnist_lab.run_dir import Run, best_epoch, load_run
+from mnist_lab.run_dir import PARTIAL_DIR, Run, best_epoch, load_run, read_checkpoint_state
 
 BASE_STAGE = "cnn_bn_aug"
 SELECTION_DIR = "selection"
@@ -97,6 +97,28 @@ def candidate_runs(reports, profile: str = "full") -> dict[str, Run]:
     except FileNotFoundError:
         pass
     return runs
+
+
+def progress_lines(reports, profile: str = "full") -> list[str]:
+    """The unfinished candidates' epochs so far, read from their checkpoints: a shorter budget whose
+    epochs have all run is already final (an exponential schedule's prefix does not depend on the rest)."""
+    lines = []
+    for name in CANDIDATES:
+        config = candidate_config(name, profile)
+        state = read_checkpoint_state(Path(reports) / SELECTION_DIR / name / PARTIAL_DIR)
+        if state is None or state.get("config") != config.to_dict():
+            continue
+        records = state["history"]
+        line = f"in progress: {name}, {len(records)} of {config.epochs} epochs run"
+        for budget in SHORTER_BUDGETS.get(name, ()):
+            if len(records) >= budget:
+                kept = best_epoch(records[:budget], config.monitor)
+                line += (
+                    f"; {name}@{budget} has run all its epochs: kept epoch {kept['epoch']}, "
+                    f"validation accuracy {100 * kept['val_accuracy']:.2f}%"
+                )
+        lines.append(line)
+    return lines
 
 
 def selection_row(name: str, run: Run, budget: int | None = None) -> dict:

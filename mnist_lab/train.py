@@ -32,6 +32,7 @@ from mnist_lab.models import get_stage
 from mnist_lab.pipeline import make_dataset, seed_augmentation
 from mnist_lab.provenance import environment
 from mnist_lab.run_dir import (
+    CHECKPOINT,
     MODEL,
     PARTIAL_DIR,
     PROBABILITIES,
@@ -41,13 +42,13 @@ from mnist_lab.run_dir import (
     best_epoch,
     check_writable,
     load_run,
+    read_checkpoint_state,
     write_probabilities,
 )
 
 # What training computes, as a number: bump it when a change alters any run's results
 # (tests/test_golden.py fails until you do, or undo the change). Bumping retrains every stage.
 TRAINING_VERSION = 1
-CHECKPOINT = "checkpoint.npz"
 ITERATORS_PER_EPOCH = 2  # see fit()
 
 
@@ -274,15 +275,10 @@ def save_model(model, stage, config: TrainConfig, path: Path) -> None:
 
 
 def read_checkpoint_identity(work_dir: Path) -> dict | None:
-    path = work_dir / CHECKPOINT
-    if not path.is_file():
+    state = read_checkpoint_state(work_dir)
+    if state is None or not {"config", "training_version"} <= state.keys():
         return None
-    try:
-        with np.load(path) as saved:
-            state = json.loads(str(saved["state"]))
-        return {"config": state["config"], "training_version": state["training_version"]}
-    except (OSError, ValueError, KeyError):  # unreadable: nothing to resume
-        return None
+    return {"config": state["config"], "training_version": state["training_version"]}
 
 
 def prepare_work_dir(config: TrainConfig, work_dir: Path) -> None:

@@ -160,6 +160,32 @@ def test_select_status_reports_what_has_finished_without_training(tmp_path, monk
     assert "plateau_ce_50        kept epoch  1 of 12: 21 validation errors" in out
     assert "not finished: exponential_50" in out and "chosen so far: plateau_ce_50" in out
     assert not (tmp_path / "selection" / "exponential_50").exists()  # nothing trained
+    assert "in progress" not in out
+
+
+def test_select_status_reads_the_epochs_a_candidate_in_progress_has_run(tmp_path, monkeypatch, capsys):
+    import json
+
+    import numpy as np
+
+    from mnist_lab import profiles
+    from mnist_lab.cli import main
+
+    monkeypatch.setattr(profiles, "reports_root", lambda profile: tmp_path)
+    fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
+    accuracy = [0.99] * 35
+    accuracy[27] = 0.995  # epoch 28, also the lowest cross-entropy below
+    ce = [0.05] * 35
+    ce[27] = 0.01
+    partial = tmp_path / "selection" / "exponential_50" / ".partial"
+    partial.mkdir(parents=True)
+    state = {"config": candidate_config("exponential_50").to_dict(), "history": history(ce, accuracy)}
+    np.savez(partial / "checkpoint.npz", state=np.array(json.dumps(state)), model_0=np.zeros(3))
+    assert main(["select", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "in progress: exponential_50, 35 of 50 epochs run; exponential_50@30 has run all its epochs: " in out
+    assert "kept epoch 28, validation accuracy 99.50%" in out and "@40" not in out
+    assert "chosen so far: plateau_ce_50" in out  # a candidate in progress is not in the choice
 
 
 def fake_baseline(root, val_accuracy):
