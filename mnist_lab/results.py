@@ -200,14 +200,17 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
         return []
     chosen, not_finished = choose(selection_rows(runs)), unfinished(runs)
     name = f"the {BASELINE}" if chosen["setting"] == BASELINE else f"`{chosen['setting']}`"
-    line = f"**A longer budget for augmentation?** On the validation split (notebook 05), the rule chose {name}"
-    line += f" ({chosen['validation errors']} validation errors at its kept epoch)"
+    line = (
+        f"**A longer budget for augmentation?** On the validation split (notebook 05), the rule "
+        f"{'has so far chosen' if not_finished else 'chose'} {name} "
+        f"({chosen['validation errors']} validation errors at its kept epoch)"
+    )
     if not_finished:
         names = ", ".join(f"`{candidate}`" for candidate in not_finished)
-        return [f"{line.replace('chose', 'has so far chosen')}; not finished: {names} (`make select`)."]
+        return [f"{line}; not finished: {names} (`make select`)."]
     stage = chosen_stage(chosen["setting"])
     if chosen["setting"] == BASELINE:
-        line += ": no longer budget tried beats the seed's 20 epochs, so `cnn_bn_aug` stands as trained"
+        line += f": no longer budget tried beats the seed's 20 epochs, so `{stage}` stands as trained"
     elif stage is None:
         return [f"{line}; it is not a stage of the ladder yet."]
     else:

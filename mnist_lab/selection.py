@@ -206,7 +206,7 @@ def selection_markdown(rows: list[dict], not_finished: list[str] = ()) -> list[s
         verdict = (
             f"Chosen: **the {BASELINE}** ({chosen['validation errors']} validation errors at its kept epoch). "
             "No longer budget tried beats the seed's 20 epochs on the validation split, so no stage is added: "
-            "`cnn_bn_aug`'s seeds are the evidence for what augmentation is worth."
+            f"`{BASE_STAGE}`'s seeds are the evidence for what augmentation is worth."
         )
     else:
         verdict = (
