@@ -3,7 +3,7 @@ computes (tests/test_golden.py compares them with golden_training.json).
 
     python tests/golden.py                print the values of the code as it is
     python tests/golden.py --write        store them as the values for every CPU (after a version bump)
-    python tests/golden.py --write-cpu    store them for this CPU only (see CPU_SPECIFIC below)
+    python tests/golden.py --write-cpu    store them for this CPU only (why: below)
 
 Two epochs of BatchNorm on 270 images amplify the last-digit rounding of the CPU's kernels: on an
 Intel Xeon with AMX, cnn_bn_aug's second-epoch loss differs by 3% from the AMD EPYC machines'
