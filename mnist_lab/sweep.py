@@ -28,7 +28,7 @@ SWEEP_SEEDS = {"full": (0, 1, 2, 3), "quick": (0,)}
 # An ensemble averages all of a stage's seeds once it has this many (quick: its two, to exercise the code).
 ENSEMBLE_MIN_SEEDS = {"full": 5, "quick": 2}
 # `make seeds` trains the steps whose single-seed results were a few digits apart first.
-SWEEP_ORDER = ("cnn_reg", "cnn_bn", "cnn_bn_aug", "dnn", "cnn")
+SWEEP_ORDER = ("cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long", "dnn", "cnn")
 
 
 def parse_seeds(text: str) -> list[int]:

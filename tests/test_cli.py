@@ -14,13 +14,16 @@ from mnist_lab.run_dir import FolderLock
 def test_stages_lists_every_stage(capsys):
     assert main(["stages"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug"]
+    assert names == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long"]
 
 
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (["--stage", "lenet"], "unknown stage 'lenet'; valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug"),
+        (
+            ["--stage", "lenet"],
+            "unknown stage 'lenet'; valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug, cnn_bn_aug_long",
+        ),
         (["--stage", "cnn", "--epochs", "0"], "epochs must be an integer >= 1, got 0"),
         (["--stage", "cnn", "--subset", "60001"], "subset must be an integer between 100 and 60,000"),
         (["--stage", "cnn", "--out", "{file}"], "is a file; give a directory"),

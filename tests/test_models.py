@@ -46,12 +46,13 @@ EXPECTED = {
     "cnn_reg": (1_867_466, CONV_LADDER["cnn_reg"]),  # dropout and L2 add no parameters
     "cnn_bn": (1_870_026, CONV_LADDER["cnn_bn"]),  # the seed's model, as its Keras counted it
     "cnn_bn_aug": (1_870_026, CONV_LADDER["cnn_bn"]),  # same model; only its training data differ
+    "cnn_bn_aug_long": (1_870_026, CONV_LADDER["cnn_bn"]),  # same again; only its training protocol differs
 }
 
 
 def test_registry_names_in_story_order():
-    assert list(STAGES) == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug"]
-    assert [name for name, stage in STAGES.items() if stage.augment] == ["cnn_bn_aug"]
+    assert list(STAGES) == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long"]
+    assert [name for name, stage in STAGES.items() if stage.augment] == ["cnn_bn_aug", "cnn_bn_aug_long"]
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -85,5 +86,5 @@ def test_builders_return_fresh_models():
 
 
 def test_unknown_stage_lists_valid_ones():
-    with pytest.raises(ConfigError, match="valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug"):
+    with pytest.raises(ConfigError, match="valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug, cnn_bn_aug_long"):
         get_stage("resnet")

@@ -192,7 +192,7 @@ def test_verify_of_a_folder_that_is_no_run_says_so(tmp_path, capsys):
 def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
     assert main(["sweep", "--seeds", "0-1", "--plan"]) == 0
     plan = capsys.readouterr().out.split()
-    assert plan[:3] == ["cnn_reg@0", "cnn_bn@0", "cnn_bn_aug@0"] and len(plan) == 10
+    assert plan[:4] == ["cnn_reg@0", "cnn_bn@0", "cnn_bn_aug@0", "cnn_bn_aug_long@0"] and len(plan) == 12
 
 
 def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path):

@@ -11,8 +11,10 @@ from mnist_lab.selection import (
     candidate_config,
     candidate_runs,
     choose,
+    chosen_stage,
     selection_rows,
     setting_protocol,
+    unfinished,
 )
 from mnist_lab.train import run_stage
 
@@ -49,6 +51,24 @@ def test_a_shorter_budget_row_is_the_prefix_of_the_run_it_comes_from():
     assert fields["epochs"] == 30 and fields["early_stopping_patience"] == 30
     assert fields["lr_schedule"] == "exponential"
     assert setting_protocol(BASELINE) == {}
+
+
+def test_an_exponential_runs_first_epochs_are_the_shorter_budgets_run(tmp_path):
+    """What SHORTER_BUDGETS relies on: the rate at an epoch does not depend on the budget, and a run
+    that never stops early draws the same batches, so its first N epochs are the N-epoch run's."""
+    fields = dict(stage="cnn_bn_aug", subset=300, lr_schedule="exponential", lr_decay=0.9, monitor="val_cross_entropy")
+    runs = [
+        run_stage(
+            TrainConfig(**fields, epochs=n, early_stopping_patience=n),
+            tmp_path / str(n),
+            verbose=0,
+            keep_model=False,
+            evaluate_test=False,
+        )
+        for n in (2, 3)
+    ]
+    timeless = [[{k: v for k, v in r.items() if k != "seconds"} for r in run.history] for run in runs]
+    assert timeless[1][:2] == timeless[0] and len(timeless[1]) == 3
 
 
 def history(val_cross_entropy, val_accuracy):
@@ -228,3 +248,13 @@ def test_a_chosen_candidate_without_a_stage_is_said_to_be_one_still_to_add(tmp_p
     (line,) = selection_lines(tmp_path, "full", {}, {})
     assert "the rule chose `plateau_ce_50` (21 validation errors" in line
     assert line.endswith("it is not a stage of the ladder yet.")
+
+
+def test_the_ladder_trains_the_setting_the_committed_selection_chose():
+    """models.py writes the chosen protocol out by hand: it must be the rule's choice from the runs."""
+    from mnist_lab.profiles import reports_root
+
+    runs = candidate_runs(reports_root("full"))
+    if not runs or unfinished(runs):
+        pytest.skip("the selection has not finished (make select)")
+    assert chosen_stage(choose(selection_rows(runs))["setting"]) == "cnn_bn_aug_long"

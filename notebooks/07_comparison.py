@@ -14,14 +14,15 @@
 # ---
 
 # %% [markdown]
-# # 06 · All stages compared
+# # 07 · All stages compared
 #
 # This notebook reads each stage's `metrics.json` and `history.json` from the reports
 # folder. It trains nothing. Stages without a report are listed as not finished.
 #
 # The questions this repository exists for are answered here: how much does each
 # ingredient add, does the seed's own model (`cnn_bn`) reach its 99.45%, and does the
-# augmentation the seed meant to apply (`cnn_bn_aug`) take it further? One run per stage
+# augmentation the seed meant to apply (`cnn_bn_aug`) take it further, within the seed's
+# budget or with one chosen on the validation split (`cnn_bn_aug_long`)? One run per stage
 # cannot say when neighbouring stages differ by a few test digits, so the second part
 # compares every stage over several training seeds.
 
@@ -82,7 +83,9 @@ ensembles = cells.ensembles(seed_runs, profile, reports_dir)
 # ## A longer budget for augmentation?
 #
 # Notebook 05 chooses, on the validation split only, between the seed's 20 epochs and longer
-# budgets with other schedules. Here the chosen setting's stage is held, over its seeds, against
+# budgets with other schedules; notebook 06 trains the choice as a stage. Here the chosen
+# setting's stage is held, over its seeds (its verdicts against `cnn_bn_aug` and `cnn_bn` are
+# in the seed-variance section above), against
 # the targets set by published simple CNNs with the same augmentation, for one model's mean and
 # for an ensemble (`mnist_lab.selection.CHOSEN_TARGETS`).
 
