@@ -218,7 +218,8 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
     needed = ENSEMBLE_MIN_SEEDS[profile]
     if profile != "full" or stage not in ensembles:  # targets are judged on the full protocol's seeds only
         seeds = rows[stage]["n"] if stage in rows else 0
-        return [f"{line}; {seeds} of its {needed} seeds have run." if profile == "full" else f"{line}."]
+        ran = f"{seeds} of its {needed} seeds {'has' if seeds == 1 else 'have'} run"
+        return [f"{line}; {ran}." if profile == "full" else f"{line}."]
 
     def judged(value: float, target: float) -> str:
         return f"{100 * value:.3f}%, " + ("**reaches**" if value >= target else "is **below**")

@@ -240,6 +240,7 @@ def fit(
     checkpoint = Checkpoint(work_dir / CHECKPOINT, identity, early_stopping, reduce_lr)
     done_epochs = checkpoint.load()
     if checkpoint.finished():  # interrupted after the last epoch, before the results were written
+        print(f"the checkpoint in {work_dir} holds all {done_epochs} epochs of this run: evaluating it, no training")
         checkpoint.set_model(model)
         checkpoint.restore()
         model.set_weights(early_stopping.best_weights or model.get_weights())
