@@ -240,6 +240,9 @@ def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path):
     fake_run(tmp_path / "cnn_bn_aug", "cnn_bn_aug", target - 0.0005, 45, history=history(0.991))
     fake_run(seed_run_dir(tmp_path, "cnn_bn_aug", 0), "cnn_bn_aug", target - 0.0003, 43, seed=0, history=history(0.995))
     fake_run(tmp_path / "cnn_bn", "cnn_bn", MEAN_TARGETS["cnn_bn"] + 0.001, 40)
+    one_seed = seed_table(seed_rows(all_stage_seeds(tmp_path)))
+    assert "| `cnn_bn` | 1 | 99.600% (one seed) | — |" in one_seed and "not judged on one seed" in one_seed
+    fake_run(seed_run_dir(tmp_path, "cnn_bn", 0), "cnn_bn", MEAN_TARGETS["cnn_bn"] + 0.002, 30, seed=0)
     rows = seed_rows(all_stage_seeds(tmp_path))
     assert "met" in seed_table({"cnn_bn": rows["cnn_bn"]}) and "**below**" in seed_table(rows)
     (line,) = target_lines(rows)  # cnn_bn meets its target: no line
