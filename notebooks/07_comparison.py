@@ -84,10 +84,10 @@ ensembles = cells.ensembles(seed_runs, profile, reports_dir)
 #
 # Notebook 05 chooses, on the validation split only, between the seed's 20 epochs and longer
 # budgets with other schedules; notebook 06 trains the choice as a stage. Here the chosen
-# setting's stage is held, over its seeds (its verdicts against `cnn_bn_aug` and `cnn_bn` are
-# in the seed-variance section above), against
-# the targets set by published simple CNNs with the same augmentation, for one model's mean and
-# for an ensemble (`mnist_lab.selection.CHOSEN_TARGETS`).
+# setting's stage is held, over its seeds, against the targets set by published simple CNNs
+# with the same augmentation, for one model's mean and for an ensemble
+# (`mnist_lab.selection.CHOSEN_TARGETS`). Its verdicts against `cnn_bn_aug` and `cnn_bn` are
+# in the seed-variance section above.
 
 # %% tags=["nbval-ignore-output"]
 cells.selection_answer(seed_runs, ensembles, profile, reports_dir)
