@@ -28,9 +28,9 @@
 # This notebook is the first time the chosen setting meets the test set; its other seeds
 # (`make seeds`) decide in the comparison notebook whether it beats `cnn_bn_aug` and `cnn_bn`.
 #
-# What to look for: the learning curves flatten as the rate decays, and the kept epoch
-# falls late in the run. Training accuracy still stays below validation accuracy: the model
-# trains on transformed digits.
+# What to look for: whether the curves flatten as the rate decays and where the kept epoch
+# falls, and whether training accuracy, below validation accuracy early on because the
+# model trains on transformed digits, catches up with it.
 
 # %% tags=["parameters"]
 stage = "cnn_bn_aug_long"
