@@ -19,6 +19,11 @@ def small_splits(mnist):
     return make_splits(mnist, validation_fraction=0.1, split_seed=42, subset=500, seed=42)
 
 
+def without_timings(history):
+    """A run's records without their wall times, which no two runs share."""
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
 def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, history=(), **config):
     """A finished run folder that got the test digits `wrong` (default: the first `errors`) wrong,
     as 7 -> 1, without training anything. `config` overrides TrainConfig fields (e.g. seed)."""

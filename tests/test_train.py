@@ -4,6 +4,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from conftest import without_timings
 
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.data import Splits, fetch_mnist
@@ -31,10 +32,6 @@ class InterruptAt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
             raise Interrupt
-
-
-def without_timings(history):
-    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
 
 
 def test_run_writes_whole_run_directory(tmp_path):
