@@ -252,8 +252,9 @@ def seed_runs(profile: str, reports_dir=None) -> dict:
     """The finished runs of every stage under the profile's protocol, by seed."""
     root = Path(reports_dir or reports_root(profile))
     runs = all_stage_seeds(root, profile)
+    width = max(map(len, runs), default=0)
     for stage, stage_runs in runs.items():
-        print(f"{stage:<11} {len(stage_runs)} seeds: {', '.join(str(run.seed) for run in stage_runs)}")
+        print(f"{stage:<{width}}  {len(stage_runs)} seeds: {', '.join(str(run.seed) for run in stage_runs)}")
     return runs
 
 
