@@ -224,7 +224,8 @@ def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path
     assert ensemble_rows(all_stage_seeds(tmp_path), labels, min_seeds=6) == {}
 
 
-def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path):
+def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path, monkeypatch):
+    from mnist_lab import seed_results
     from mnist_lab.seed_results import MEAN_TARGETS, seed_rows, seed_table, target_lines
     from mnist_lab.sweep import all_stage_seeds
 
@@ -241,9 +242,11 @@ def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path):
     fake_run(seed_run_dir(tmp_path, "cnn_bn_aug", 0), "cnn_bn_aug", target - 0.0003, 43, seed=0, history=history(0.995))
     fake_run(tmp_path / "cnn_bn", "cnn_bn", MEAN_TARGETS["cnn_bn"] + 0.001, 40)
     one_seed = seed_table(seed_rows(all_stage_seeds(tmp_path)))
-    assert "| `cnn_bn` | 1 | 99.600% (one seed) | — |" in one_seed and "not judged on one seed" in one_seed
+    assert "| `cnn_bn` | 1 | 99.600% (one seed) | — |" in one_seed and "not judged on 1 of 5 seeds" in one_seed
     fake_run(seed_run_dir(tmp_path, "cnn_bn", 0), "cnn_bn", MEAN_TARGETS["cnn_bn"] + 0.002, 30, seed=0)
     rows = seed_rows(all_stage_seeds(tmp_path))
+    assert "not judged on 2 of 5 seeds" in seed_table(rows) and target_lines(rows) == []
+    monkeypatch.setattr(seed_results, "TARGET_MIN_SEEDS", 2)  # the judging below, on two seeds
     assert "met" in seed_table({"cnn_bn": rows["cnn_bn"]}) and "**below**" in seed_table(rows)
     (line,) = target_lines(rows)  # cnn_bn meets its target: no line
     assert line.startswith("- `cnn_bn_aug`: the mean of 2 seeds")
