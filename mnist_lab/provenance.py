@@ -82,6 +82,13 @@ def environment() -> dict:
     return info
 
 
+def trained_in(metrics: dict) -> list[dict]:
+    """The environments a run's epochs trained in: one per session where recorded (a resumed
+    run's may differ), else the run's one environment (runs that predate sessions)."""
+    recorded = [session["environment"] for session in metrics.get("sessions", []) if session["environment"]]
+    return recorded or [metrics["environment"]]
+
+
 def backend_label(environment: dict) -> str:
     """'tensorflow 2.21.0' from a run's recorded environment ('?' for runs that predate it)."""
     name = environment.get("backend", "?")

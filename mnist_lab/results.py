@@ -8,7 +8,7 @@ from pathlib import Path
 from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.precision_check import PRECISION_CHECK, precision_line, precision_markdown, precision_result
-from mnist_lab.provenance import backend_label, machine_label
+from mnist_lab.provenance import backend_label, machine_label, trained_in
 from mnist_lab.run_dir import Run, learning_rate_cuts, load_run
 from mnist_lab.seed_results import (
     ensemble_line,
@@ -93,8 +93,8 @@ def summary_row(run: Run) -> dict:
         "training_minutes": m["training_seconds"] / 60,
         "images_per_second": m["images_per_second"],
         "train_images": m["data"]["train"],
-        "device": machine_label(m["environment"]),
-        "backend": backend_label(m["environment"]),
+        "device": " + ".join(dict.fromkeys(machine_label(env) for env in trained_in(m))),
+        "backend": " + ".join(dict.fromkeys(backend_label(env) for env in trained_in(m))),
     }
 
 

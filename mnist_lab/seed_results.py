@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mnist_lab.config import TrainConfig
 from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.provenance import backend_label
+from mnist_lab.provenance import backend_label, trained_in
 from mnist_lab.run_dir import Run, learning_rate_cuts
 from mnist_lab.selection import CHOSEN_TARGETS
 from mnist_lab.stats import (
@@ -47,7 +47,7 @@ def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
             "errors_mean": sum(errors) / len(errors),
             "errors_min": min(errors),
             "errors_max": max(errors),
-            "backends": sorted({backend_label(run.metrics["environment"]) for run in runs}),
+            "backends": sorted({backend_label(env) for run in runs for env in trained_in(run.metrics)}),
             # Judged only under the full protocol: a quick run's accuracy says nothing about the target.
             "target": MEAN_TARGETS.get(stage) if all(protocol_of(run.config) == full for run in runs) else None,
             "kept_epochs": [run.metrics["best_epoch"] for run in runs],  # chosen on validation

@@ -112,6 +112,9 @@ class Checkpoint(keras.callbacks.Callback):
         self.path, self.identity = path, identity
         self.early_stopping, self.reduce_lr = early_stopping, reduce_lr
         self.records: list[dict] = []
+        # Where each stretch of epochs trained: [{"from_epoch": 1, "environment": {...}}, ...].
+        # A long run resumes across sessions, and the next one may be on another machine.
+        self.sessions: list[dict] = []
         self.resumed_from: int | None = None
         self.saved: dict | None = None  # the checkpoint's arrays
         self.state: dict | None = None  # and its JSON part: identity, history, callback state
@@ -127,8 +130,14 @@ class Checkpoint(keras.callbacks.Callback):
             self.saved = {key: saved[key] for key in saved.files}
         self.state = json.loads(str(self.saved["state"]))
         self.records = self.state["history"]
+        # A checkpoint written before sessions were recorded: its epochs trained somewhere unrecorded.
+        self.sessions = self.state.get("sessions") or [{"from_epoch": 1, "environment": None}]
         self.resumed_from = len(self.records)
         return self.resumed_from
+
+    def start_session(self, environment: dict) -> None:
+        """Record that the epochs from here on train in `environment` (provenance.environment())."""
+        self.sessions.append({"from_epoch": len(self.records) + 1, "environment": environment})
 
     def finished(self) -> bool:
         """The checkpointed run had already ended (EarlyStopping fired, or the last epoch ran)."""
@@ -157,6 +166,7 @@ class Checkpoint(keras.callbacks.Callback):
         state = {
             **self.identity,
             "history": self.records,
+            "sessions": self.sessions,
             "finished": finished,
             "early_stopping": [stopper.wait, _number(stopper.best), stopper.best_epoch],
             "reduce_lr": None if plateau is None else [plateau.wait, _number(plateau.best), plateau.cooldown_counter],
@@ -213,12 +223,15 @@ def fit(
     work_dir: Path,
     *,
     augment: bool,
+    provenance: dict,
     verbose: int | str = "auto",
     extra_callbacks=(),
 ):
     """Train `model` (compiled) with the seed's callbacks, resuming from work_dir's checkpoint.
+    `provenance` (provenance.environment()) is recorded as where the epochs from here on train.
 
-    Returns the per-epoch records and the epoch it resumed from (None: trained from the start).
+    Returns the per-epoch records, the epoch it resumed from (None: trained from the start) and
+    the sessions that trained them (Checkpoint.sessions).
     """
     augmentation = seed_augmentation(config) if augment else None
     train_data = make_dataset(
@@ -244,7 +257,8 @@ def fit(
         checkpoint.set_model(model)
         checkpoint.restore()
         model.set_weights(early_stopping.best_weights or model.get_weights())
-        return checkpoint.records, checkpoint.resumed_from
+        return checkpoint.records, checkpoint.resumed_from, checkpoint.sessions
+    checkpoint.start_session(provenance)
     # Each new iterator of train_data draws a new shuffle order and new augmentation seeds.
     # Keras 3's epoch iterator makes two per epoch (one at its start, and one at its end that
     # the next epoch replaces), so skipping two per finished epoch makes a resumed epoch draw
@@ -264,7 +278,7 @@ def fit(
         verbose=verbose,
         shuffle=False,
     )  # train_data shuffles itself
-    return checkpoint.records, checkpoint.resumed_from
+    return checkpoint.records, checkpoint.resumed_from, checkpoint.sessions
 
 
 def save_model(model, stage, config: TrainConfig, path: Path) -> None:
@@ -347,8 +361,15 @@ def run_stage(
 
         provenance = environment()  # read before training: the commit the run was trained at
         started = time.perf_counter()
-        history, resumed_from = fit(
-            model, splits, config, work_dir, augment=stage.augment, verbose=verbose, extra_callbacks=extra_callbacks
+        history, resumed_from, sessions = fit(
+            model,
+            splits,
+            config,
+            work_dir,
+            augment=stage.augment,
+            provenance=provenance,
+            verbose=verbose,
+            extra_callbacks=extra_callbacks,
         )
         wall_seconds = time.perf_counter() - started
         training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
@@ -374,7 +395,8 @@ def run_stage(
             "training_version": TRAINING_VERSION,
             "training_fingerprint": training_fingerprint(config),
             "data": {"source": loaded.source, **splits.sizes()},
-            "environment": provenance,
+            "environment": provenance,  # this session's; `sessions` says where every epoch trained
+            "sessions": sessions,
         }
         # Finished: publish everything, metrics.json last (its presence means done). An older
         # run's metrics.json goes first, so a half-published folder never passes for finished;

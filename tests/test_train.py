@@ -106,6 +106,10 @@ def test_a_resumed_run_equals_the_uninterrupted_run(tmp_path, uninterrupted, sto
 
     resumed = run_stage(config, out, verbose=0)
     assert resumed.metrics["resumed_from_epoch"] == stop_before_epoch
+    # Each session's machine is recorded with the epoch it started from.
+    assert [s["from_epoch"] for s in resumed.metrics["sessions"]] == [1, stop_before_epoch + 1]
+    assert all(s["environment"]["cpu"] for s in resumed.metrics["sessions"])
+    assert [s["from_epoch"] for s in uninterrupted.metrics["sessions"]] == [1]
     assert without_timings(resumed.history) == without_timings(uninterrupted.history)
     for key in ("test_accuracy", "test_loss", "misclassified", "best_epoch", "epochs_run"):
         assert resumed.metrics[key] == uninterrupted.metrics[key], key
@@ -170,6 +174,7 @@ def test_a_run_interrupted_while_publishing_publishes_without_training(tmp_path,
     assert not (out / "metrics.json").exists()
     result = run_stage(config, out, verbose=0)
     assert result.metrics["resumed_from_epoch"] == 2 and len(result.history) == 2
+    assert [s["from_epoch"] for s in result.metrics["sessions"]] == [1]  # publishing trains nothing
 
 
 def test_interrupted_run_from_another_training_version_starts_over(tmp_path, capsys, monkeypatch):
