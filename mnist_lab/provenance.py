@@ -13,7 +13,8 @@ CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def git_commit() -> str | None:
-    """HEAD, with '-dirty' when tracked files differ from it: such a run is not reproducible from git."""
+    """HEAD, with '-dirty' when tracked files differ from it: such a run is not reproducible from git.
+    Results under reports/ do not count: a sweep deletes each finished seed's committed checkpoint."""
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True, timeout=10, check=False
@@ -23,7 +24,7 @@ def git_commit() -> str | None:
     if done.returncode != 0:
         return None
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"],
         cwd=_REPO,
         capture_output=True,
         text=True,
