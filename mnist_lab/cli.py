@@ -70,7 +70,7 @@ def cmd_notebook(args) -> int:
 
 def cmd_sweep(args) -> int:
     from mnist_lab.profiles import check_profile
-    from mnist_lab.sweep import SWEEP_ORDER, parse_seeds, run_sweep
+    from mnist_lab.sweep import SWEEP_ORDER, check_ablation, parse_seeds, run_sweep
 
     stages = args.stage or list(SWEEP_ORDER)
     for stage in stages:
@@ -79,11 +79,12 @@ def cmd_sweep(args) -> int:
     seeds = parse_seeds(args.seeds)
     if args.precision is not None:
         TrainConfig(precision=args.precision)  # checked before TensorFlow is imported
+    check_ablation(args.ablation)
     if args.plan:  # for make: one target per run, so that make -j can run them side by side
         print(" ".join(f"{stage}@{seed}" for seed in seeds for stage in stages))
         return 0
     args.resume_hint = "finished runs are kept; run the same command again to resume the one in progress"
-    runs = run_sweep(stages, seeds, args.profile, precision=args.precision)
+    runs = run_sweep(stages, seeds, args.profile, precision=args.precision, ablation=args.ablation)
     for run in runs:
         print(
             f"{run.stage:<11} seed {run.seed:>4}: test accuracy {100 * run.metrics['test_accuracy']:.2f}%  ({run.path})"
@@ -195,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
     sweep.add_argument(
         "--precision", help="mixed_bfloat16: a separate sweep under reports/precision/ (default float32, the seed's)"
+    )
+    sweep.add_argument(
+        "--ablation", help="constant_lr: the stage without ReduceLROnPlateau, under reports/ablation/ (default: none)"
     )
     sweep.add_argument("--plan", action="store_true", help="only print the runs, as STAGE@SEED, in training order")
     sweep.set_defaults(handler=cmd_sweep)

@@ -17,7 +17,7 @@ MAX_SEED = 2**32 - 1  # Keras and NumPy accept seeds in [0, 2**32 - 1]
 PRECISIONS = ("float32", "mixed_bfloat16")  # Keras dtype policies
 # What the callbacks may watch: val_loss includes the L2 penalty, val_cross_entropy leaves it out.
 MONITORS = ("val_loss", "val_cross_entropy", "val_accuracy")
-LR_SCHEDULES = ("plateau", "exponential", "cosine")
+LR_SCHEDULES = ("plateau", "exponential", "cosine", "constant")
 
 
 class ConfigError(ValueError):
@@ -43,7 +43,8 @@ class TrainConfig:
     monitor: str = "val_loss"
     early_stopping_patience: int = 7
     # Learning rate per epoch: "plateau" (the seed's: times lr_factor after lr_patience epochs
-    # without improvement), "exponential" (times lr_decay every epoch) or "cosine" (to 0 at `epochs`).
+    # without improvement), "exponential" (times lr_decay every epoch), "cosine" (to 0 at `epochs`)
+    # or "constant" (learning_rate throughout: the ablation of the seed's ReduceLROnPlateau).
     lr_schedule: str = "plateau"
     lr_factor: float = 0.5
     lr_patience: int = 3

@@ -6,7 +6,11 @@ split stays the seed notebook's (`split_seed` 42). A stage's committed run in re
 config.json, history.json, metrics.json and the test probabilities, but no model (size).
 Each run is its own unit: locked, resumable, reused when finished. Runs in another precision
 than the seed's float32 are another protocol: they live in reports/precision/PRECISION/STAGE/seed_N/
-(seed 42 included) and are never mixed into a stage's seeds.
+(seed 42 included) and are never mixed into a stage's seeds. So do the ablations off the
+ladder (ABLATIONS: one protocol field changed), in reports/ablation/NAME/STAGE/seed_N/.
+
+A sweep keeps each run's model.keras on disk for `mnist-lab robustness`; git ignores the seed
+runs' models (7 MB each) and keeps their robustness results.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from mnist_lab.run_dir import Run, load_run
 
 SEEDS_DIR = "seeds"
 PRECISION_DIR = "precision"
+ABLATION_DIR = "ablation"
+# Protocols off the ladder, each one TrainConfig change against the stage's own protocol.
+# constant_lr: the seed's ReduceLROnPlateau removed (Adam at 1e-3 throughout), for claim 6 of its notes.
+ABLATIONS: dict[str, dict] = {"constant_lr": {"lr_schedule": "constant"}}
 STAGE_RUN_SEED = TrainConfig.seed  # the stage notebook's run, reports/STAGE/, is this seed
 # Seeds each profile's sweep adds to the stage run. Quick: one more, trained by the comparison
 # notebook itself (seconds); full: `make seeds` trains them (hours), the notebook only reads them.
@@ -46,26 +54,37 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(set(seeds))
 
 
-def seed_run_dir(reports: Path, stage: str, seed: int, precision: str = TrainConfig.precision) -> Path:
+def check_ablation(ablation: str | None) -> None:
+    if ablation is not None and ablation not in ABLATIONS:
+        raise ConfigError(f"unknown ablation {ablation!r}; valid ablations: {', '.join(ABLATIONS)}")
+
+
+def seed_run_dir(
+    reports: Path, stage: str, seed: int, precision: str = TrainConfig.precision, ablation: str | None = None
+) -> Path:
+    if ablation is not None:
+        return reports / ABLATION_DIR / ablation / stage / f"seed_{seed}"
     if precision != TrainConfig.precision:
         return reports / PRECISION_DIR / precision / stage / f"seed_{seed}"
     return reports / stage if seed == STAGE_RUN_SEED else reports / SEEDS_DIR / stage / f"seed_{seed}"
 
 
-def run_sweep(stages, seeds, profile: str = "full", reports=None, *, precision=None, verbose="auto") -> list[Run]:
+def run_sweep(
+    stages, seeds, profile: str = "full", reports=None, *, precision=None, ablation=None, verbose="auto"
+) -> list[Run]:
     """Train every (stage, seed) not finished yet, one after the other; return all the runs."""
     from mnist_lab.train import run_stage  # imports TensorFlow
 
     check_profile(profile)
+    check_ablation(ablation)
     reports = Path(reports or reports_root(profile))
     plan = [(stage, seed) for seed in seeds for stage in stages]
     runs = []
     for number, (stage, seed) in enumerate(plan, start=1):
-        config = resolve_config(stage, profile, seed=seed, precision=precision)
-        out = seed_run_dir(reports, stage, seed, config.precision)
+        config = resolve_config(stage, profile, seed=seed, precision=precision, **ABLATIONS.get(ablation, {}))
+        out = seed_run_dir(reports, stage, seed, config.precision, ablation)
         print(f"== sweep {number}/{len(plan)}: {stage} seed {seed} -> {out}", flush=True)
-        keep_model = out == reports / stage  # the stage run keeps its model, as its notebook does
-        runs.append(run_stage(config, out, verbose=verbose, keep_model=keep_model))
+        runs.append(run_stage(config, out, verbose=verbose))
     return runs
 
 
@@ -76,20 +95,28 @@ def protocol_of(config: dict) -> dict:
     return fields
 
 
-def stage_protocol(stage: str, profile: str = "full", precision: str = TrainConfig.precision) -> dict:
+def stage_protocol(
+    stage: str, profile: str = "full", precision: str = TrainConfig.precision, ablation: str | None = None
+) -> dict:
     """What every seed of `stage` under the profile shares (protocol_of its resolved config)."""
-    return protocol_of(resolve_config(stage, profile, precision=precision).to_dict())
+    check_ablation(ablation)
+    config = resolve_config(stage, profile, precision=precision, **ABLATIONS.get(ablation, {}))
+    return protocol_of(config.to_dict())
 
 
-def stage_seeds(reports, stage: str, profile: str = "full", precision: str = TrainConfig.precision) -> list[Run]:
+def stage_seeds(
+    reports, stage: str, profile: str = "full", precision: str = TrainConfig.precision, ablation: str | None = None
+) -> list[Run]:
     """The finished runs of `stage` under the profile's protocol, any seed, in seed order.
 
     Runs under another protocol (another epoch budget, subset, ...) are not seeds of this one
     and are left out.
     """
     reports = Path(reports)
-    expected = stage_protocol(stage, profile, precision)
-    if precision == TrainConfig.precision:
+    expected = stage_protocol(stage, profile, precision, ablation)
+    if ablation is not None:
+        candidates = sorted((reports / ABLATION_DIR / ablation / stage).glob("seed_*"))
+    elif precision == TrainConfig.precision:
         candidates = [reports / stage, *sorted((reports / SEEDS_DIR / stage).glob("seed_*"))]
     else:
         candidates = sorted((reports / PRECISION_DIR / precision / stage).glob("seed_*"))

@@ -207,6 +207,8 @@ def learning_rate_callbacks(config: TrainConfig):
             monitor=config.monitor, factor=config.lr_factor, patience=config.lr_patience
         )
         return plateau, [plateau]
+    if config.lr_schedule == "constant":
+        return None, []
 
     def schedule(epoch: int) -> float:  # epoch is absolute, so a resumed run gets the same rates
         if config.lr_schedule == "exponential":
@@ -279,6 +281,24 @@ def fit(
         shuffle=False,
     )  # train_data shuffles itself
     return checkpoint.records, checkpoint.resumed_from, checkpoint.sessions
+
+
+def last_epoch_metrics(model, checkpoint: Path, splits: Splits) -> dict:
+    """Test accuracy of the last epoch's weights, before EarlyStopping restored the best epoch's.
+
+    For reporting what restoring is worth (claim 7 of the seed's notes); no choice reads it. The
+    checkpoint holds the last epoch's variables; the model keeps the restored ones afterwards.
+    """
+    with np.load(checkpoint) as saved:
+        last = [saved[f"model_{i}"] for i in range(len(model.variables))]
+    kept = [np.asarray(variable) for variable in model.variables]
+    for variable, value in zip(model.variables, last, strict=True):
+        variable.assign(value)
+    predicted = predict(model, splits.x_test).argmax(axis=1)
+    for variable, value in zip(model.variables, kept, strict=True):
+        variable.assign(value)
+    errors = int((predicted != splits.y_test.argmax(axis=1)).sum())
+    return {"last_epoch_test_accuracy": (len(predicted) - errors) / len(predicted), "last_epoch_test_errors": errors}
 
 
 def save_model(model, stage, config: TrainConfig, path: Path) -> None:
@@ -379,6 +399,7 @@ def run_stage(
         metrics = {
             "stage": config.stage,
             **(evaluate(model, splits, probabilities) if evaluate_test else {}),
+            **(last_epoch_metrics(model, work_dir / CHECKPOINT, splits) if evaluate_test else {}),
             "parameters": int(model.count_params()),
             "epochs_run": len(history),
             "monitor": config.monitor,

@@ -143,6 +143,7 @@ def test_a_sweep_trains_each_seed_once(tmp_path, capsys):
         "history.json",
         "metrics.json",
         "test_probabilities.npz",
+        "model.keras",  # for mnist-lab robustness; git ignores it under reports/seeds/
     }
     assert first[0].metrics["test_accuracy"] != first[1].metrics["test_accuracy"]  # seeds differ
     capsys.readouterr()
@@ -279,3 +280,15 @@ def test_a_stage_gets_a_verdict_against_each_stage_it_is_also_held_against(monke
     monkeypatch.setitem(models.STAGES, "cnn_bn_aug", stage)
     pairs = [(step["before"], step["after"]) for step in step_verdicts(rows)]
     assert pairs == [("cnn_reg", "cnn_bn"), ("cnn_bn", "cnn_bn_aug"), ("cnn_reg", "cnn_bn_aug")]  # dnn: no seeds
+
+
+def test_an_ablation_sweep_trains_its_own_protocol_into_its_own_folder(tmp_path):
+    (run,) = run_sweep(["dnn"], [0], "quick", tmp_path, ablation="constant_lr", verbose=0)
+    assert run.path == tmp_path / "ablation" / "constant_lr" / "dnn" / "seed_0"
+    assert run.config["lr_schedule"] == "constant"
+    assert [r["learning_rate"] for r in run.history] == pytest.approx([run.config["learning_rate"]] * len(run.history))
+    assert [r.seed for r in stage_seeds(tmp_path, "dnn", "quick", ablation="constant_lr")] == [0]
+    assert stage_seeds(tmp_path, "dnn", "quick") == []  # never mixed into the stage's seeds
+    assert 0 <= run.metrics["last_epoch_test_errors"] <= 10_000  # restoring's effect is recorded
+    with pytest.raises(ConfigError, match="unknown ablation"):
+        run_sweep(["dnn"], [0], "quick", tmp_path, ablation="no_such")
