@@ -218,6 +218,15 @@ def learning_rate_callbacks(config: TrainConfig):
     return None, [keras.callbacks.LearningRateScheduler(schedule)]
 
 
+def training_callbacks(config: TrainConfig):
+    """(EarlyStopping, the ReduceLROnPlateau or None, the learning-rate callbacks): what fit trains with."""
+    # Both infer the direction from the name: val_accuracy up, the losses down.
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=config.monitor, patience=config.early_stopping_patience, restore_best_weights=True
+    )
+    return early_stopping, *learning_rate_callbacks(config)
+
+
 def fit(
     model,
     splits: Splits,
@@ -246,11 +255,7 @@ def fit(
     )
     val_data = make_dataset(splits.x_val, splits.y_val, batch_size=config.batch_size)
 
-    # Both infer the direction from the name: val_accuracy up, the losses down.
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=config.monitor, patience=config.early_stopping_patience, restore_best_weights=True
-    )
-    reduce_lr, schedule = learning_rate_callbacks(config)
+    early_stopping, reduce_lr, schedule = training_callbacks(config)
     identity = {"config": config.to_dict(), "training_version": TRAINING_VERSION}
     checkpoint = Checkpoint(work_dir / CHECKPOINT, identity, early_stopping, reduce_lr)
     done_epochs = checkpoint.load()

@@ -1,9 +1,18 @@
-"""The golden training runs: two tiny deterministic runs whose numbers pin down what training
-computes (tests/test_golden.py compares them with golden_training.json).
+"""The golden values: what pins down what training computes (tests/test_golden.py compares them
+with golden_training.json).
+
+- structures: for every stage in STAGES, what fixes its computation without training: the model's
+  full config (layers, widths, activations, regularisers, dropout rates, dtypes; layer names left
+  out, as Keras numbers them per process), the compile config (optimizer, loss, metrics), the
+  resolved TrainConfig of the full profile, and the callbacks fit() trains with (their settings,
+  and a schedule's learning rate at every epoch of the budget). Seconds, no training.
+- runs: tiny deterministic training runs, for what only training shows (the input pipeline,
+  augmentation, the optimizer's steps, the exponential schedule of cnn_bn_aug_long).
 
     python tests/golden.py                print the values of the code as it is
-    python tests/golden.py --write        store them as the values for every CPU (after a version bump)
-    python tests/golden.py --write-cpu    store them for this CPU only (why: below)
+    python tests/golden.py --write        store them all, for every CPU (only after a version bump)
+    python tests/golden.py --write-cpu    store this CPU's run values (why: below)
+    python tests/golden.py --add-stages   store the values of stages (or runs) that have none yet
 
 Two epochs of BatchNorm on 270 images amplify the last-digit rounding of the CPU's kernels: on an
 Intel Xeon with AMX, cnn_bn_aug's second-epoch loss differs by 3% from the AMD EPYC machines'
@@ -22,16 +31,18 @@ import numpy as np
 GOLDEN_PATH = Path(__file__).with_name("golden_training.json")
 # dnn: the plain loop; cnn_bn_aug: dropout, L2, BatchNorm and augmentation. Two epochs so that
 # the second epoch's reshuffle and fresh augmentation draws are covered.
-GOLDEN_RUNS = {"dnn": dict(epochs=2, subset=300, seed=7), "cnn_bn_aug": dict(epochs=2, subset=300, seed=7)}
+# cnn_bn_aug_long: the exponential schedule and the val_cross_entropy monitor (its protocol, 2 epochs).
+TINY = dict(epochs=2, subset=300, seed=7)
+GOLDEN_RUNS = {"dnn": TINY, "cnn_bn_aug": TINY, "cnn_bn_aug_long": TINY}
 
 
 def golden_values(stage: str, work_dir: Path) -> dict:
     import keras
 
-    from mnist_lab.config import TrainConfig
+    from mnist_lab.profiles import resolve_config
     from mnist_lab.train import run_stage
 
-    run = run_stage(TrainConfig(stage=stage, **GOLDEN_RUNS[stage]), work_dir, verbose=0, reuse=False)
+    run = run_stage(resolve_config(stage, "full", **GOLDEN_RUNS[stage]), work_dir, verbose=0, reuse=False)
     weights = keras.models.load_model(work_dir / "model.keras").get_weights()
     return {
         "history": {
@@ -42,6 +53,65 @@ def golden_values(stage: str, work_dir: Path) -> dict:
         # One number per weight array: enough to catch any change, tolerant of float order.
         "weight_abs_sums": [float(np.abs(w.astype(np.float64)).sum()) for w in weights],
     }
+
+
+def structure(stage: str) -> dict:
+    """What fixes `stage`'s computation before training (the module docstring lists it), as JSON."""
+    from mnist_lab.models import get_stage
+    from mnist_lab.profiles import resolve_config
+    from mnist_lab.train import compile_model, dtype_policy, training_callbacks
+
+    config = resolve_config(stage, "full")
+    with dtype_policy(config.precision):
+        model = compile_model(get_stage(stage)(), config)
+    model_config = model.get_config()
+    model_config.pop("name")
+    for layer in model_config["layers"]:
+        layer["config"].pop("name")  # conv2d, conv2d_1, ...: numbered per process
+    compiled = model.get_compile_config()
+    compiled["optimizer"]["config"].pop("name")  # adam, adam_1, ...: numbered too
+    early_stopping, _, lr_callbacks = training_callbacks(config)
+    values = {
+        "train_config": config.to_dict(),
+        "augment": get_stage(stage).augment,
+        "parameters": model.count_params(),
+        "model": model_config,
+        "compile": compiled,
+        "callbacks": [describe_callback(callback, config.epochs) for callback in (early_stopping, *lr_callbacks)],
+    }
+    return json.loads(json.dumps(values))  # tuples as lists, as they come back from the file
+
+
+def describe_callback(callback, epochs: int) -> dict:
+    """A callback's class and settings (its public plain attributes); a schedule's rate per epoch."""
+    plain = (bool, int, float, str, type(None))
+    settings = {k: v for k, v in sorted(vars(callback).items()) if not k.startswith("_") and isinstance(v, plain)}
+    if hasattr(callback, "schedule"):
+        settings["rates"] = [float(callback.schedule(epoch)) for epoch in range(epochs)]
+    return {"class": type(callback).__name__, **settings}
+
+
+def first_difference(got, want, path: str = "") -> str | None:
+    """Where two JSON values first differ ('model.layers[3].config.rate: 0.4 != 0.5'), or None."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for key in sorted(set(got) | set(want)):
+            if key not in got or key not in want:
+                return f"{path}.{key}: {'added' if key in got else 'removed'}".lstrip(".")
+            if (found := first_difference(got[key], want[key], f"{path}.{key}")) is not None:
+                return found
+        return None
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        for index, (a, b) in enumerate(zip(got, want, strict=True)):
+            if (found := first_difference(a, b, f"{path}[{index}]")) is not None:
+                return found
+        return None
+    return None if got == want else f"{path.lstrip('.')}: {got!r} != {want!r}"
+
+
+def all_structures() -> dict:
+    from mnist_lab.models import STAGES
+
+    return {stage: structure(stage) for stage in STAGES}
 
 
 def cpu_key() -> str:
@@ -57,17 +127,42 @@ def expected_values(golden: dict, stage: str) -> dict:
     return golden.get("cpus", {}).get(cpu_key(), {}).get(stage, golden["runs"][stage])
 
 
+def all_run_values(stages=GOLDEN_RUNS) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        return {stage: golden_values(stage, Path(tmp) / stage) for stage in stages}
+
+
 def all_golden_values() -> dict:
     from mnist_lab.train import TRAINING_VERSION
 
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = {stage: golden_values(stage, Path(tmp) / stage) for stage in GOLDEN_RUNS}
-    return {"training_version": TRAINING_VERSION, "runs": runs}
+    return {"training_version": TRAINING_VERSION, "structures": all_structures(), "runs": all_run_values()}
+
+
+def add_stages() -> None:
+    """Record the values of stages that have none, and leave every recorded one as it is."""
+    golden = json.loads(GOLDEN_PATH.read_text())
+    structures = golden.setdefault("structures", {})
+    added = [stage for stage in all_structures() if stage not in structures]
+    structures.update({stage: structure(stage) for stage in added})
+    new_runs = [stage for stage in GOLDEN_RUNS if stage not in golden["runs"]]
+    golden["runs"].update(all_run_values(new_runs))
+    GOLDEN_PATH.write_text(json.dumps(golden, indent=2) + "\n")
+    print(f"recorded structures of {added or 'no stage'} and tiny runs of {new_runs or 'no stage'} in {GOLDEN_PATH}")
 
 
 if __name__ == "__main__":
+    if "--add-stages" in sys.argv[1:]:
+        add_stages()
+        sys.exit()
     values = all_golden_values()
     if "--write" in sys.argv[1:]:  # a new training version: every CPU's own values are stale
+        golden = json.loads(GOLDEN_PATH.read_text())
+        if golden["training_version"] == values["training_version"]:
+            sys.exit(
+                f"{GOLDEN_PATH} already holds training version {values['training_version']}: bump "
+                "mnist_lab.train.TRAINING_VERSION first (a change of what training computes), or use "
+                "--write-cpu (this CPU's rounding) or --add-stages (a new stage)"
+            )
         GOLDEN_PATH.write_text(json.dumps(values, indent=2) + "\n")
         print(f"wrote {GOLDEN_PATH}; CPUs that had their own values need `--write-cpu` run on them again")
     elif "--write-cpu" in sys.argv[1:]:

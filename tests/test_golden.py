@@ -11,8 +11,17 @@ import json
 
 import numpy as np
 import pytest
-from golden import GOLDEN_PATH, GOLDEN_RUNS, cpu_key, expected_values, golden_values
+from golden import (
+    GOLDEN_PATH,
+    GOLDEN_RUNS,
+    cpu_key,
+    expected_values,
+    first_difference,
+    golden_values,
+    structure,
+)
 
+from mnist_lab.models import STAGES
 from mnist_lab.train import TRAINING_VERSION
 
 MESSAGE = (
@@ -26,6 +35,39 @@ GOLDEN = json.loads(GOLDEN_PATH.read_text())
 
 def test_golden_values_belong_to_this_training_version():
     assert GOLDEN["training_version"] == TRAINING_VERSION, MESSAGE
+
+
+def structure_failure(stage: str, golden: dict) -> str | None:
+    """Why `stage`'s model, protocol or callbacks differ from its recorded ones (None: they agree)."""
+    recorded = golden.get("structures", {}).get(stage)
+    if recorded is None:
+        return (
+            f"stage {stage!r} has no golden values: record them with `python tests/golden.py --add-stages` "
+            "(it leaves every other stage's as they are) and commit tests/golden_training.json"
+        )
+    found = first_difference(structure(stage), recorded)
+    return None if found is None else f"{MESSAGE} ({stage}: {found})"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_builds_and_trains_with_what_it_did(stage):
+    failure = structure_failure(stage, GOLDEN)
+    assert failure is None, failure
+
+
+def test_a_stage_without_golden_values_says_how_to_record_them():
+    assert "--add-stages" in structure_failure("dnn", {"structures": {}})
+    assert structure_failure("dnn", GOLDEN) is None
+
+
+def test_the_structure_ignores_what_keras_numbers_per_process():
+    assert first_difference(structure("cnn_reg"), structure("cnn_reg")) is None  # layer names differ between builds
+
+
+def test_first_difference_names_the_path():
+    assert first_difference({"a": [1, {"b": 2}]}, {"a": [1, {"b": 3}]}) == "a[1].b: 2 != 3"
+    assert first_difference({"a": 1}, {"a": 1, "c": 0}) == "c: removed"
+    assert first_difference([1, 2], [1]) == ": [1, 2] != [1]"
 
 
 # Losses and weights must agree to rtol 1e-4. An accuracy may differ by one example, as another
