@@ -34,9 +34,10 @@ FORCE ?=
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)))
 folder_of = $(subst $(firstword $(subst _, ,$(1)))_,,$(1))
 report_of = $(REPORTS)/$(call folder_of,$(1))/$(1).ipynb
-STAGE_NOTEBOOKS := $(filter-out 00_data %_comparison,$(NOTEBOOKS))
+STAGE_NOTEBOOKS := $(filter-out 00_data %_comparison %_robustness,$(NOTEBOOKS))
 STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
 COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
+ROBUSTNESS := $(call report_of,$(filter %_robustness,$(NOTEBOOKS)))
 PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
 
 .PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels clean reproduce reproduce-quick $(NOTEBOOKS)
@@ -137,6 +138,9 @@ endef
 $(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
 # The comparison reads every seed run as well (the runner's fingerprint lists the same files).
 $(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.json $(REPORTS)/precision/*/*/seed_*/metrics.json)
+# The robustness report (and the README lines the comparison writes) read every run's robustness.json.
+$(ROBUSTNESS): $(STAGE_REPORTS) $(COMPARISON)
+$(COMPARISON) $(ROBUSTNESS): $(wildcard $(REPORTS)/*/robustness.json $(REPORTS)/seeds/*/seed_*/robustness.json)
 # Notebook 05 records the longer-budget selection (mnist_lab.selection, BASE_STAGE), and the
 # comparison and the README judge its choice: a newly finished candidate redoes both.
 $(call report_of,$(filter %_cnn_bn_aug,$(NOTEBOOKS))) $(COMPARISON): $(wildcard $(REPORTS)/selection/*/metrics.json)

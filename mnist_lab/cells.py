@@ -300,3 +300,88 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
     rows = selection_rows(runs)
     _markdown("\n".join(selection_markdown(rows, unfinished(runs))))
     return rows
+
+
+# --- the robustness notebook
+
+
+def _robustness_out(profile: str, reports_dir, out_dir) -> Path:
+    return Path(out_dir) if out_dir else Path(reports_dir or reports_root(profile)) / "robustness"
+
+
+def robustness_gallery(profile: str, reports_dir=None, out_dir=None) -> None:
+    """Every corruption, and the sweeps' largest sizes, on the first test digit of each class."""
+    from mnist_lab.robustness import build_images, suite_sets
+
+    (_, _), (images, labels) = fetch_mnist().as_keras_tuple()
+    digits = np.array([np.flatnonzero(labels == d)[0] for d in range(10)])
+    rows = {"clean": images[digits]}
+    largest = {"rotation_45", "shift_6", "zoom_0.6", "zoom_1.4"}
+    for suite_set in suite_sets():
+        if suite_set.kind == "corruption" or suite_set.name in largest:
+            rows[suite_set.name] = build_images(suite_set, images, digits)
+    _show(plots.corruption_gallery(rows, len(digits)), _robustness_out(profile, reports_dir, out_dir) / "gallery.png")
+
+
+def robustness_runs(profile: str, reports_dir=None) -> dict:
+    """The runs with robustness results at this suite version, per stage."""
+    from mnist_lab.robustness import SUITE_VERSION
+    from mnist_lab.robustness_results import stage_results
+
+    found = stage_results(Path(reports_dir or reports_root(profile)), profile)
+    print(f"robustness suite v{SUITE_VERSION}; runs with results:")
+    for stage in STAGES:
+        seeds = [str(run.seed) for run, _ in found.get(stage, [])]
+        print(f"  {stage:<16} {', '.join(seeds) if seeds else 'none (mnist-lab robustness RUN_DIR evaluates one)'}")
+    return found
+
+
+def robustness_table(found: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
+    """Stages by corruption, and MNIST-C's summary: the mean corruption error per stage."""
+    from mnist_lab.robustness_results import corruption_table, summary_line, summary_rows
+
+    rows = summary_rows(found)
+    if not rows:
+        _markdown("No run has robustness results yet: `mnist-lab robustness reports/STAGE` evaluates one.")
+        return rows
+    _markdown("\n".join([corruption_table(rows), "", *(summary_line(stage, row) for stage, row in rows.items())]))
+    out = _robustness_out(profile, reports_dir, out_dir)
+    _show(plots.mean_corruption_error(rows), out / "mean_corruption_error.png")
+    return rows
+
+
+def robustness_curves(rows: dict, profile: str, reports_dir=None, out_dir=None) -> None:
+    """Accuracy against rotation, shift and zoom, the seed's augmentation ranges shaded."""
+    from mnist_lab.robustness import SEED_RANGES
+    from mnist_lab.robustness_results import curves
+
+    if not rows:
+        return
+    out, points = _robustness_out(profile, reports_dir, out_dir), curves(rows)
+    _show(plots.robustness_curves(points, SEED_RANGES), out / "curves.png")
+    _show(plots.robustness_curves(points, SEED_RANGES, kinds=("rotation",)), out / "rotation_curve.png")
+
+
+def robustness_steps(found: dict) -> None:
+    """Each step of the ladder per corruption (seed-42 runs, McNemar) and over seeds (Welch)."""
+    from mnist_lab.robustness_results import significant_sets, step_line, step_table, step_tests
+
+    steps = step_tests(found, test_labels())
+    if not steps:
+        _markdown("No step has robustness results on both sides yet.")
+    for step in steps:
+        better, worse = significant_sets(step)
+        _markdown(
+            "\n".join(
+                [
+                    f"### `{step['before']}` → `{step['after']}`",
+                    "",
+                    step_table(step),
+                    "",
+                    f"Seed-42 runs, McNemar p < 0.05: better on {', '.join(better) or 'none'}; "
+                    f"worse on {', '.join(worse) or 'none'}.",
+                    "",
+                    step_line(step),
+                ]
+            )
+        )

@@ -152,6 +152,20 @@ def cmd_verify(args) -> int:
     return verdict.code
 
 
+def cmd_robustness(args) -> int:
+    from mnist_lab.robustness import SUITE_VERSION, corruption_names, evaluate_run, read_results
+
+    before = read_results(args.run_dir)
+    results = evaluate_run(args.run_dir, force=args.force)
+    state = "already evaluated" if results == before else f"evaluated in {results['seconds']:.0f} s"
+    sets = results["sets"]
+    print(f"{args.run_dir}: robustness suite v{SUITE_VERSION} {state}{' (small)' if results['small'] else ''}")
+    for name in corruption_names():
+        print(f"  {name:<14} {100 * sets[name]['accuracy']:6.2f}%  ({sets[name]['errors']} errors)")
+    print(f"  mean over the 15 corruptions: {100 * results['mean_corruption_accuracy']:.2f}%")
+    return 0
+
+
 def cmd_nbval_refresh(args) -> int:
     from mnist_lab.runner import refresh_nbval
 
@@ -215,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--stage", help="instead: train this stage with a fresh seed, then check it")
     verify.add_argument("--seed", type=int, help="the seed for --stage (default: a random one above 1000)")
     verify.set_defaults(handler=cmd_verify)
+    robust = commands.add_parser(
+        "robustness", help="evaluate a finished run's model on the robustness suite (MNIST-C corruptions, sweeps)"
+    )
+    robust.add_argument("run_dir", help="a finished run folder with model.keras")
+    robust.add_argument("--force", action="store_true", help="evaluate again even if it has results at this version")
+    robust.set_defaults(handler=cmd_robustness)
     refresh = commands.add_parser("nbval-refresh", help="re-execute notebooks (quick profile) into tests/nbval/")
     refresh.add_argument("names", nargs="*", help="notebook names (default: all)")
     refresh.set_defaults(handler=cmd_nbval_refresh)

@@ -193,3 +193,68 @@ def ensemble_curves(rows: dict[str, dict]):
     ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+# --- robustness (notebook 08)
+
+
+def corruption_gallery(rows: dict[str, np.ndarray], digits: int):
+    """One row per set (its name on the left), the same `digits` test digits in every row."""
+    figure, axes = plt.subplots(len(rows), digits, figsize=(digits * 0.62, len(rows) * 0.66))
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(digits):
+            ax = axes[r, c]
+            ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name.replace("_", " "), rotation=0, ha="right", va="center", fontsize=8)
+    figure.suptitle("the robustness suite on the same ten test digits", fontsize=10)
+    figure.subplots_adjust(wspace=0.05, hspace=0.08)
+    return figure
+
+
+def mean_corruption_error(rows: dict[str, dict]):
+    """MNIST-C's summary per stage: the mean error over the 15 corruptions, beside the clean error."""
+    figure, ax = plt.subplots(figsize=(7, 3.2))
+    x = np.arange(len(rows))
+    corrupted = [100 * (1 - row["mean_corruption"]) for row in rows.values()]
+    clean = [100 * (1 - row["clean"]) for row in rows.values()]
+    bars = ax.bar(x - 0.2, corrupted, 0.4, color="firebrick", label="mean over the 15 corruptions")
+    ax.bar(x + 0.2, clean, 0.4, color="steelblue", label="clean test set")
+    for bar, row in zip(bars, rows.values(), strict=True):
+        if row["n"] > 1:  # the seeds' 95% interval of the mean
+            ax.errorbar(
+                bar.get_x() + bar.get_width() / 2,
+                100 * (1 - row["mean_corruption"]),
+                yerr=[[100 * (row["high"] - row["mean_corruption"])], [100 * (row["mean_corruption"] - row["low"])]],
+                color="black",
+                capsize=3,
+            )
+    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    ax.set_xticks(x, [f"{stage}\n({row['n']} seed{'s' if row['n'] > 1 else ''})" for stage, row in rows.items()])
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_ylabel("test error (%)")
+    ax.set_title("mean corruption error per stage (MNIST-C's summary)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    figure.tight_layout()
+    return figure
+
+
+def robustness_curves(curves: dict[str, dict], seed_ranges: dict[str, tuple], kinds=("rotation", "shift", "zoom")):
+    """Accuracy against each transform's size, one line per stage, the seed's augmentation range shaded."""
+    labels = {"rotation": "rotation (degrees)", "shift": "shift in x and y (pixels)", "zoom": "zoom factor"}
+    figure, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        low, high = seed_ranges[kind]
+        ax.axvspan(low, high, color="grey", alpha=0.15, label="the seed's augmentation range")
+        for stage, points in curves[kind].items():
+            ax.plot([p[0] for p in points], [100 * p[1] for p in points], "o-", ms=3, label=stage)
+        ax.set_xlabel(labels[kind])
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=min(len(names), 4), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    figure.suptitle("accuracy on transformed test digits (a fixed stratified subset)", fontsize=10)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    return figure

@@ -9,6 +9,8 @@ from mnist_lab.files import atomic_path
 from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.precision_check import PRECISION_CHECK, precision_line, precision_markdown, precision_result
 from mnist_lab.provenance import backend_label, machine_label, trained_in
+from mnist_lab.robustness_results import FIGURES as ROBUSTNESS_FIGURES
+from mnist_lab.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
 from mnist_lab.run_dir import Run, learning_rate_cuts, load_run
 from mnist_lab.seed_results import (
     ensemble_line,
@@ -257,11 +259,17 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "",
         *precision_markdown(*PRECISION_CHECK, precision_result(reports_dir, profile)),
     ]
+    robustness = summary_rows(stage_results(reports_dir, profile))
+    if robustness:
+        parts += ["", "## Robustness", "", *readme_lines(reports_dir, profile), "", corruption_table(robustness), ""]
     figures = [
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
         ("Ensemble accuracy by number of members", COMPARISON_FIGURES["ensemble_curves"]),
         ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"]),
+        ("Mean corruption error per stage", ROBUSTNESS_FIGURES["mean_corruption_error"]),
+        ("Accuracy on rotated, shifted and zoomed digits", ROBUSTNESS_FIGURES["curves"]),
+        ("The robustness suite", ROBUSTNESS_FIGURES["gallery"]),
     ]
     figures += [(f"Learning curves: {name}", f"{name}/{FIGURES['learning_curves']}") for name in runs]
     for caption, relative in figures:
@@ -301,7 +309,10 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     check = precision_result(reports_dir, "full")
     if check["seeds"]:  # its verdict line; the rule and the speeds are in reports/README.md
         parts += [precision_line(*PRECISION_CHECK, check), ""]
+    robustness = readme_lines(reports_dir, "full")
+    parts += [*robustness, ""] if robustness else []
     headline = [
+        ("Accuracy on rotated digits", ROBUSTNESS_FIGURES["rotation_curve"]),
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
         ("Ensemble accuracy by number of members", COMPARISON_FIGURES["ensemble_curves"]),
         ("Test accuracy per stage", COMPARISON_FIGURES["accuracy_by_stage"]),

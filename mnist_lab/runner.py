@@ -35,12 +35,16 @@ from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 COMPARISON_NOTEBOOK = f"{len(STAGES) + 1:02d}_comparison"  # after the last stage's notebook
+ROBUSTNESS_NOTEBOOK = f"{len(STAGES) + 2:02d}_robustness"
 # Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
 NOTEBOOKS = {
     "00_data": "data",
     **{f"{i:02d}_{stage}": stage for i, stage in enumerate(STAGES, start=1)},
     COMPARISON_NOTEBOOK: "comparison",
+    ROBUSTNESS_NOTEBOOK: "robustness",
 }
+# What a run's robustness results are stored in (mnist_lab.robustness.RESULTS).
+ROBUSTNESS_FILE = "robustness.json"
 
 
 class NotebookFailed(RuntimeError):
@@ -66,6 +70,8 @@ def notebook_parameters(name: str, profile: str, reports: Path, staging: Path) -
         parameters.update(reports_dir=project_relative(reports), run_dir=project_relative(staging))
     elif folder == "comparison":
         parameters.update(reports_dir=project_relative(reports))
+    elif folder == "robustness":  # its figures go through staging: published whole, or not at all
+        parameters.update(reports_dir=project_relative(reports), out_dir=project_relative(staging))
     return parameters
 
 
@@ -108,6 +114,16 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
             ]
         )
         inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}
+    if NOTEBOOKS[name] in ("comparison", "robustness"):  # the README's robustness lines read these
+        stored = sorted(
+            [*reports.glob(f"*/{ROBUSTNESS_FILE}"), *(reports / SEEDS_DIR).glob(f"*/seed_*/{ROBUSTNESS_FILE}")]
+        )
+        inputs["robustness"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in stored}
+        inputs["stages"] = {
+            stage: sha256_files([reports / stage / "metrics.json"])
+            for stage in STAGES
+            if (reports / stage / "metrics.json").is_file()
+        }
     if NOTEBOOKS[name] in (BASE_STAGE, "comparison"):  # the selection's record, and the answer it gives
         finished = sorted(path.parent for path in (reports / SELECTION_DIR).glob("*/metrics.json"))
         inputs["selection"] = {run.name: sha256_files([run / "metrics.json", run / "history.json"]) for run in finished}
@@ -238,6 +254,10 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
     else:
         executed.touch()  # newest file in the folder: make's target
         _swap_in(staging, final_dir)
+        if folder == "robustness":  # both READMEs show its figure and lines
+            write_reports_readme(reports, profile)
+            if profile == "full" and reports.resolve() == reports_root("full").resolve():
+                update_readme(PROJECT_ROOT / "README.md", reports)
     (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
     print(f"== {name}: report in {final_dir}", flush=True)
     return final_dir

@@ -31,6 +31,9 @@ from mnist_lab.files import atomic_path, write_json
 from mnist_lab.models import get_stage
 from mnist_lab.pipeline import make_dataset, seed_augmentation
 from mnist_lab.provenance import environment
+from mnist_lab.robustness import PREDICTIONS as ROBUSTNESS_PREDICTIONS
+from mnist_lab.robustness import RESULTS as ROBUSTNESS_RESULTS
+from mnist_lab.robustness import evaluate_suite, write_results
 from mnist_lab.run_dir import (
     CHECKPOINT,
     MODEL,
@@ -400,6 +403,12 @@ def run_stage(
         training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
 
         probabilities = predict(model, splits.x_test) if evaluate_test else None
+        # The test digits corrupted and transformed (mnist_lab.robustness); a run on a subset
+        # evaluates the suite's small version, so that quick runs and tests stay fast.
+        (_, _), (test_images, test_labels) = loaded.as_keras_tuple()
+        robustness = (
+            evaluate_suite(model, test_images, test_labels, small=config.subset is not None) if evaluate_test else None
+        )
         best = best_epoch(history, config.monitor)
         metrics = {
             "stage": config.stage,
@@ -414,6 +423,7 @@ def run_stage(
             "best_val_cross_entropy": best.get("val_cross_entropy"),  # val_loss without the L2 penalty
             "training_seconds": training_seconds,
             "wall_seconds_this_session": wall_seconds,
+            "robustness_seconds": robustness[0]["seconds"] if robustness else None,
             "resumed_from_epoch": resumed_from,
             # Training images per second, validation passes included in the time.
             "images_per_second": len(splits.x_train) * len(history) / max(training_seconds, 1e-9),
@@ -432,8 +442,10 @@ def run_stage(
         write_json(out_dir / "history.json", history)
         if evaluate_test:
             write_probabilities(out_dir / PROBABILITIES, probabilities)
+            write_results(out_dir, *robustness)
         else:
-            (out_dir / PROBABILITIES).unlink(missing_ok=True)
+            for name in (PROBABILITIES, ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS):
+                (out_dir / name).unlink(missing_ok=True)
         if keep_model:
             save_model(model, stage, config, out_dir / MODEL)
         else:

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mnist_lab"
-# The training core: protocol config, data, models, input pipeline, training, evaluation, and the
-# file and provenance helpers they write results with. Everything else orchestrates it.
-CORE = {"config", "data", "models", "pipeline", "train", "evaluate", "run_dir", "files", "provenance"}
+# The training core: protocol config, data, models, input pipeline, training, evaluation (the
+# robustness suite and its corruptions included: every run evaluates it), and the file and
+# provenance helpers they write results with. Everything else orchestrates it.
+CORE = {
+    *("config", "data", "models", "pipeline", "train", "evaluate", "corruptions", "robustness"),
+    *("run_dir", "files", "provenance"),
+}
 
 
 def package_imports(path: Path) -> set[str]:

@@ -1,0 +1,198 @@
+"""The robustness suite: fixed corrupted and transformed copies of the canonical test digits,
+and one model's accuracy on each.
+
+The sets (`suite_sets()`):
+- the 15 corruptions of MNIST-C (mnist_lab.corruptions), each over all 10,000 test digits;
+- sweeps of the seed's augmentation transforms past its ranges, over a fixed stratified 2,000
+  of them: rotation 5-45 degrees (sign per image), shift 1-6 pixels in x and y (signs per
+  image), zoom 0.6-1.4, and `sweep_clean`, the same 2,000 untouched (every curve's middle point).
+
+Every image is drawn from its own Generator, seeded by (SUITE_SEED, the set's name, the image's
+index), so a set is identical on every machine and any prefix of it is the same images: the
+small suite that runs on a subset evaluate (the quick profile, the tests) is the first
+SMALL_SIZES of each set. Sets are built once into data/robustness/v{SUITE_VERSION}/ (uint8,
+git-ignored) and evaluated one at a time. Bump SUITE_VERSION when any image changes
+(tests/test_robustness.py pins a hash of every set and fails until you do).
+
+A run's results live beside it: robustness.json (accuracy and errors per set, the suite
+version) and robustness_predictions.npz (each set's predicted labels, uint8), so paired tests
+between runs need no model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from mnist_lab import corruptions
+from mnist_lab.config import ConfigError
+from mnist_lab.data import CACHE_PATH, fetch_mnist, preprocess_images
+from mnist_lab.files import atomic_path, write_json
+
+SUITE_VERSION = 1
+SUITE_SEED = 2019  # MNIST-C's year: any fixed number would do
+SWEEP_SIZE = 2_000  # the stratified test digits the sweeps transform
+SMALL_SIZES = {"corruption": 50, "sweep": 20}  # per set, for runs on a subset (seconds, not minutes)
+ROTATIONS = tuple(range(5, 50, 5))  # degrees; the seed's augmentation draws within +-10
+SHIFTS = (1, 2, 3, 4, 5, 6)  # pixels; the seed's: up to 10% of 28, 2.8 px
+ZOOMS = (0.6, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4)  # the seed's: 0.9-1.1
+SEED_RANGES = {"rotation": (0, 10), "shift": (0, 2.8), "zoom": (0.9, 1.1)}  # shaded in the curves
+CACHE_DIR = CACHE_PATH.parent / "robustness"
+RESULTS = "robustness.json"
+PREDICTIONS = "robustness_predictions.npz"
+
+
+@dataclass(frozen=True)
+class SuiteSet:
+    name: str
+    kind: str  # "corruption", "rotation", "shift", "zoom" or "clean"
+    level: float | None  # degrees, pixels or zoom factor; None for corruptions
+    transform: Callable  # (image in [0, 1], Generator) -> image in [0, 1]
+
+    @property
+    def group(self) -> str:
+        return "corruption" if self.kind == "corruption" else "sweep"
+
+
+def _identity(image, rng):
+    return image
+
+
+def suite_sets() -> list[SuiteSet]:
+    sets = [SuiteSet(name, "corruption", None, function) for name, function in corruptions.CORRUPTIONS.items()]
+    sets.append(SuiteSet("sweep_clean", "clean", None, _identity))
+    sets += [SuiteSet(f"rotation_{d}", "rotation", d, partial(corruptions.rotated, degrees=d)) for d in ROTATIONS]
+    sets += [SuiteSet(f"shift_{p}", "shift", p, partial(corruptions.shifted, pixels=p)) for p in SHIFTS]
+    sets += [SuiteSet(f"zoom_{z}", "zoom", z, partial(corruptions.zoomed, factor=z)) for z in ZOOMS]
+    return sets
+
+
+def corruption_names() -> list[str]:
+    return list(corruptions.CORRUPTIONS)
+
+
+def sweep_indices(labels: np.ndarray) -> np.ndarray:
+    """The 2,000 test digits the sweeps use: each class in its test-set proportion, in test-set order (fixed)."""
+    from sklearn.model_selection import train_test_split
+
+    chosen, _ = train_test_split(
+        np.arange(len(labels)), train_size=SWEEP_SIZE, stratify=labels, random_state=SUITE_SEED
+    )
+    return np.sort(chosen)
+
+
+def set_indices(suite_set: SuiteSet, labels: np.ndarray, small: bool = False) -> np.ndarray:
+    indices = np.arange(len(labels)) if suite_set.group == "corruption" else sweep_indices(labels)
+    return indices[: SMALL_SIZES[suite_set.group]] if small else indices
+
+
+def build_images(suite_set: SuiteSet, images: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """The set's uint8 images for the test digits at `indices` (each from its own Generator)."""
+    key = zlib.crc32(suite_set.name.encode())
+    out = np.empty((len(indices), *images.shape[1:]), dtype=np.uint8)
+    for row, index in enumerate(indices):
+        rng = np.random.default_rng([SUITE_SEED, key, int(index)])
+        out[row] = np.rint(255 * suite_set.transform(images[index] / 255.0, rng))
+    return out
+
+
+def load_set(suite_set: SuiteSet, images: np.ndarray, labels: np.ndarray, small: bool = False) -> np.ndarray:
+    """The set's images from the cache, built (and cached) if missing."""
+    indices = set_indices(suite_set, labels, small)
+    path = CACHE_DIR / f"v{SUITE_VERSION}" / f"{suite_set.name}{'_small' if small else ''}.npy"
+    if path.is_file():
+        cached = np.load(path)
+        if cached.shape == (len(indices), *images.shape[1:]):
+            return cached
+    built = build_images(suite_set, images, indices)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        np.save(tmp, built)
+    return built
+
+
+def evaluate_suite(model, test_images: np.ndarray, test_labels: np.ndarray, *, small: bool = False):
+    """(results, predictions): the model's accuracy on every set, and its predicted labels.
+
+    test_images: the canonical uint8 test digits (10000, 28, 28); test_labels: their digits.
+    """
+    started = time.perf_counter()
+    sets, predictions = {}, {}
+    for suite_set in suite_sets():
+        images = load_set(suite_set, test_images, test_labels, small)
+        truth = test_labels[set_indices(suite_set, test_labels, small)]
+        predicted = model.predict(preprocess_images(images), batch_size=1024, verbose=0).argmax(axis=1)
+        errors = int((predicted != truth).sum())
+        predictions[suite_set.name] = predicted.astype(np.uint8)
+        sets[suite_set.name] = {
+            "kind": suite_set.kind,
+            "level": suite_set.level,
+            "images": len(truth),
+            "errors": errors,
+            "accuracy": (len(truth) - errors) / len(truth),
+        }
+    accuracies = [sets[name]["accuracy"] for name in corruption_names()]
+    results = {
+        "suite_version": SUITE_VERSION,
+        "small": small,
+        "sets": sets,
+        # MNIST-C's summary: the mean over the 15 corruptions (of accuracy, and of error).
+        "mean_corruption_accuracy": float(np.mean(accuracies)),
+        "mean_corruption_error": float(1 - np.mean(accuracies)),
+        "seconds": time.perf_counter() - started,
+    }
+    return results, predictions
+
+
+def write_results(run_dir: Path, results: dict, predictions: dict[str, np.ndarray]) -> None:
+    """Both files whole; robustness.json last (its presence means the predictions are there)."""
+    run_dir = Path(run_dir)
+    (run_dir / RESULTS).unlink(missing_ok=True)
+    with atomic_path(run_dir / PREDICTIONS) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **predictions)
+    write_json(run_dir / RESULTS, results)
+
+
+def read_results(run_dir: Path) -> dict | None:
+    """A run's robustness.json (None if it has none)."""
+    path = Path(run_dir) / RESULTS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_predictions(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(Path(run_dir) / PREDICTIONS) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def evaluate_run(run_dir, *, data_path=None, force: bool = False) -> dict:
+    """Evaluate a finished run's model.keras on the suite and store the results beside it.
+
+    Results at this suite version are kept unless `force`; a run trained on a subset gets
+    the small suite, as it would have at the end of its training.
+    """
+    import keras
+
+    run_dir = Path(run_dir)
+    config_path, model_path = run_dir / "config.json", run_dir / "model.keras"
+    if not (run_dir / "metrics.json").is_file() or not config_path.is_file():
+        raise ConfigError(f"{run_dir} holds no finished run (no metrics.json or config.json): train it first")
+    existing = read_results(run_dir)
+    if existing is not None and existing.get("suite_version") == SUITE_VERSION and not force:
+        return existing
+    if not model_path.is_file():
+        raise ConfigError(
+            f"{run_dir} has no model.keras to evaluate (seed runs keep theirs only on the machine that "
+            "trained them): retrain it, or restore the model"
+        )
+    small = json.loads(config_path.read_text()).get("subset") is not None
+    (_, _), (images, labels) = fetch_mnist(data_path).as_keras_tuple()
+    results, predictions = evaluate_suite(keras.models.load_model(model_path), images, labels, small=small)
+    write_results(run_dir, results, predictions)
+    return results
