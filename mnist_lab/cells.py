@@ -18,6 +18,7 @@ from mnist_lab.config import TrainConfig
 from mnist_lab.data import fetch_mnist, make_splits
 from mnist_lab.files import project_relative
 from mnist_lab.models import STAGES, previous_stage
+from mnist_lab.placement import is_protocol, run_dir_for, tweaks
 from mnist_lab.precision_check import PRECISION_CHECK, precision_markdown, precision_result
 from mnist_lab.profiles import reports_root, resolve_config
 from mnist_lab.results import (
@@ -58,8 +59,11 @@ def _show(figure, path: Path | None = None) -> None:
 def setup(stage: str, profile: str, reports_dir=None, run_dir=None, **overrides) -> tuple[TrainConfig, Path]:
     """Resolve the notebook's parameters into a checked config and its run directory; print both."""
     config = resolve_config(stage, profile, **overrides)
-    run_dir = Path(run_dir or Path(reports_dir or reports_root(profile)) / stage)
+    run_dir = run_dir_for(config, profile, Path(reports_dir or reports_root(profile)) / stage, run_dir)
     print(f"stage {stage!r} ({STAGES[stage].summary}), profile {profile!r}, results in {project_relative(run_dir)}/")
+    if not is_protocol(config, profile):
+        changed = ", ".join(f"{key}={value!r}" for key, value in tweaks(config, profile).items())
+        print(f"a tweak of the {profile} protocol ({changed}): a run of your own, beside the committed one")
     for key, value in config.to_dict().items():
         print(f"  {key:<24} {value}")
     return config, run_dir
@@ -133,6 +137,27 @@ def compare_with_previous(result, profile: str, reports_dir=None) -> None:
     _markdown(
         markdown_table([summary_row(previous), summary_row(result)])
         + f"\n\nTest accuracy, `{before}` → `{stage}`: {accuracy_change(previous, result)}."
+    )
+
+
+def compare_with_committed(result, profile: str, reports_dir=None) -> None:
+    """A tweaked run against the committed run of its stage (digit by digit) and its seed band."""
+    from mnist_lab.verify import check_run
+
+    root = Path(reports_dir or reports_root(profile))
+    committed_dir = root / result.stage
+    if result.path.resolve() == committed_dir.resolve() or is_protocol(TrainConfig.from_dict(result.config), profile):
+        _markdown("This is the protocol's run, the one the reports are rendered from.")
+        return
+    try:
+        committed = load_run(committed_dir)
+    except FileNotFoundError:
+        _markdown(f"No committed run in {project_relative(committed_dir)}/ to compare this tweak with.")
+        return
+    band = check_run(result, root)
+    _markdown(
+        f"**Your run against the committed one**, test accuracy: {accuracy_change(committed, result)}.\n\n"
+        + "\n".join(f"- {line}" for line in band.lines)
     )
 
 
@@ -306,7 +331,9 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
 
 
 def _robustness_out(profile: str, reports_dir, out_dir) -> Path:
-    return Path(out_dir) if out_dir else Path(reports_dir or reports_root(profile)) / "robustness"
+    out = Path(out_dir) if out_dir else Path(reports_dir or reports_root(profile)) / "robustness"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def robustness_gallery(profile: str, reports_dir=None, out_dir=None) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from mnist_lab.config import ConfigError, TrainConfig
 from mnist_lab.models import STAGES, get_stage
-from mnist_lab.profiles import PROFILES, resolve_config
+from mnist_lab.placement import run_dir_for
+from mnist_lab.profiles import PROFILES, reports_root, resolve_config
 from mnist_lab.run_dir import check_writable
 
 
@@ -42,7 +43,8 @@ def cmd_train(args) -> int:
         if getattr(args, key) is not None
     }
     config = resolve_config(args.stage, "full", **overrides)  # the stage's protocol, then the options
-    out_dir = Path(args.out or Path("runs") / config.stage)
+    # The protocol reads (or trains) reports/STAGE; a tweak goes to runs/STAGE-HASH, never into reports/.
+    out_dir = run_dir_for(config, "full", reports_root("full") / config.stage, args.out)
     check_writable(out_dir)  # every argument checked before TensorFlow is imported or data is loaded
     args.resume_hint = f"finished epochs are kept in {out_dir}/.partial; run the same command again to resume"
 
@@ -191,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help=f"random seed (default {TrainConfig.seed})")
     train.add_argument("--batch-size", type=int, help=f"batch size (default {TrainConfig.batch_size})")
     train.add_argument("--precision", help="float32 (default, the seed's) or mixed_bfloat16 (faster with AVX512_BF16)")
-    train.add_argument("--out", help="run directory (default runs/STAGE)")
+    train.add_argument(
+        "--out", help="run directory (default: reports/STAGE for the protocol, runs/STAGE-HASH for a tweak)"
+    )
     train.add_argument("--data", help="MNIST path, as for `mnist-lab data --path`")
     train.add_argument(
         "--retrain",

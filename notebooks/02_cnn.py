@@ -110,3 +110,13 @@ cells.misclassified(result)
 
 # %% tags=["nbval-ignore-output"]
 cells.compare_with_previous(result, profile, reports_dir)
+
+# %% [markdown]
+# ## Your run against the committed one
+#
+# Change a parameter above (`epochs`, `subset`, `seed`, ...) and this run becomes your own: it
+# trains into `runs/` and leaves `reports/` alone. Here it meets the committed run of the
+# stage digit by digit, and the band of the committed seeds.
+
+# %% tags=["nbval-ignore-output"]
+cells.compare_with_committed(result, profile, reports_dir)

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from mnist_lab.cli import main
+from mnist_lab.profiles import resolve_config
 from mnist_lab.run_dir import FolderLock
 
 
@@ -146,3 +147,17 @@ def test_a_second_run_into_the_same_folder_stops_at_once(tmp_path):
         first.communicate()
     with FolderLock(out):  # the killed run's lock went with its process
         pass
+
+
+def test_a_tweak_is_refused_in_the_reports_and_goes_to_runs(capsys):
+    from mnist_lab.placement import run_dir_for, scratch_dir
+    from mnist_lab.profiles import reports_root
+
+    assert main(["train", "--stage", "dnn", "--epochs", "1", "--out", "reports/dnn"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not the full protocol (epochs=1)" in error and "runs/dnn-" in error
+    protocol, tweak = resolve_config("dnn"), resolve_config("dnn", epochs=1)
+    default = reports_root("full") / "dnn"
+    assert run_dir_for(protocol, "full", default) == default  # the protocol reads the committed run
+    assert run_dir_for(tweak, "full", default) == scratch_dir(tweak) == scratch_dir(resolve_config("dnn", epochs=1))
+    assert scratch_dir(tweak) != scratch_dir(resolve_config("dnn", epochs=2))

@@ -31,7 +31,7 @@ def parameters_cell(notebook):
 
 def test_notebooks_are_numbered_in_story_order():
     assert sorted(p.stem for p in NOTEBOOK_DIR.glob("*.py")) == list(runner.NOTEBOOKS)
-    assert list(runner.NOTEBOOKS.values()) == ["data", *STAGES, "comparison"]
+    assert list(runner.NOTEBOOKS.values()) == ["data", *STAGES, "comparison", "robustness"]
 
 
 @pytest.mark.parametrize("name", STAGE_NOTEBOOKS)
@@ -301,3 +301,46 @@ def test_plain_papermill_rejects_a_bad_parameter_naming_it(tmp_path):
             cwd=str(PROJECT_ROOT),
             progress_bar=False,
         )
+
+
+def test_a_tweaked_notebook_run_leaves_the_reports_byte_identical(tmp_path):
+    """Executing a stage notebook with a parameter changed trains into runs/, compares itself with
+    the committed run, and writes nothing under reports/."""
+    import hashlib
+    import shutil
+
+    import papermill
+
+    from mnist_lab.placement import scratch_dir
+    from mnist_lab.profiles import resolve_config
+
+    def snapshot():
+        return {
+            p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((PROJECT_ROOT / "reports").rglob("*"))
+            if p.is_file()
+        }
+
+    before = snapshot()
+    tweak = resolve_config("dnn", "full", epochs=1, subset=300)
+    shutil.rmtree(scratch_dir(tweak), ignore_errors=True)
+    try:
+        executed = papermill.execute_notebook(
+            str(NOTEBOOK_DIR / "01_dnn.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"epochs": 1, "subset": 300},
+            cwd=str(PROJECT_ROOT),
+            progress_bar=False,
+        )
+        assert (scratch_dir(tweak) / "metrics.json").is_file()
+        assert (scratch_dir(tweak) / "learning_curves.png").is_file()  # its figures stay with it
+        text = "".join(
+            output.get("text", "") + str(output.get("data", {}).get("text/markdown", ""))
+            for cell in executed.cells
+            for output in cell.get("outputs", [])
+        )
+        assert f"results in {scratch_dir(tweak).relative_to(PROJECT_ROOT)}/" in text
+        assert "Your run against the committed one" in text and "McNemar" in text
+    finally:
+        shutil.rmtree(scratch_dir(tweak), ignore_errors=True)
+    assert snapshot() == before

@@ -1,0 +1,59 @@
+"""Where a run goes: the committed reports hold only their protocol's runs.
+
+A run whose resolved config equals its profile's protocol for the stage reads (or, if missing,
+trains) the run in the profile's reports folder, as `make reproduce` does. Any other config (a
+tweaked epoch budget, subset, seed, batch size, precision, ...) is a scratch run: it goes to
+runs/STAGE-HASH/ (git-ignored; HASH is a short hash of the config, so the same tweak twice is
+reused), and a scratch config pointed into a reports folder is refused, so trying a change can
+never overwrite a committed result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from mnist_lab.config import ConfigError, TrainConfig
+from mnist_lab.files import PROJECT_ROOT, project_relative
+from mnist_lab.profiles import REPORT_DIRS, resolve_config
+
+SCRATCH_DIR = PROJECT_ROOT / "runs"
+
+
+def is_protocol(config: TrainConfig, profile: str) -> bool:
+    """The config is the profile's protocol for its stage (nothing tweaked)."""
+    return config == resolve_config(config.stage, profile)
+
+
+def tweaks(config: TrainConfig, profile: str) -> dict:
+    """The fields that differ from the profile's protocol, with their values."""
+    protocol = resolve_config(config.stage, profile).to_dict()
+    return {key: value for key, value in config.to_dict().items() if protocol[key] != value}
+
+
+def scratch_dir(config: TrainConfig) -> Path:
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return SCRATCH_DIR / f"{config.stage}-{digest}"
+
+
+def inside_reports(path: Path) -> bool:
+    """The path lies in a profile's reports folder (reports/ or reports-quick/)."""
+    path = Path(path).resolve()
+    return any(path.is_relative_to((PROJECT_ROOT / folder).resolve()) for folder in REPORT_DIRS.values())
+
+
+def run_dir_for(config: TrainConfig, profile: str, default: Path, requested=None) -> Path:
+    """The folder a run of `config` goes to: `requested` if given and allowed, else the profile's
+    folder (`default`) for the protocol, else its scratch folder. Refuses a tweaked config in reports/."""
+    if requested is not None:
+        requested = Path(requested)
+        if not is_protocol(config, profile) and inside_reports(requested):
+            changed = ", ".join(f"{key}={value!r}" for key, value in tweaks(config, profile).items())
+            raise ConfigError(
+                f"{project_relative(requested)} is inside the committed reports, but this config is not the "
+                f"{profile} protocol ({changed}): leave the folder out (it then goes to "
+                f"{project_relative(scratch_dir(config))}/) or choose one outside reports/"
+            )
+        return requested
+    return Path(default) if is_protocol(config, profile) else scratch_dir(config)
