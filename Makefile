@@ -46,6 +46,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  Variables: STAGE=$(STAGE) (make stages lists them), EPOCHS=, SUBSET=, SEEDS=$(SEEDS),"
 	@echo "             PROFILE=$(PROFILE) (full or quick), FORCE=1 (rerun notebooks whose inputs are unchanged)"
+	@echo "  One notebook: $(foreach n,$(NOTEBOOKS),make $(n) ·) [PROFILE=quick] [FORCE=1]"
 
 $(INSTALLED): requirements.txt pyproject.toml
 	@test -n "$(PYTHON_BOOTSTRAP)" || { echo "no Python 3.11 to 3.13 found: install one (TensorFlow 2.21 supports these)"; exit 1; }

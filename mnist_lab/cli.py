@@ -267,6 +267,14 @@ def main(argv=None) -> int:
         message = "; ".join(line.strip(" -") for line in str(err).splitlines() if line.strip())
         print(f"{command}: error: {message}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk, a folder made read-only mid-run: results are written whole or not at all
+        where = f" in {Path(err.filename).parent}/" if err.filename else ""
+        print(
+            f"{command}: error: {err.strerror or err}{where}; nothing half-written was kept as finished: "
+            "free space (or fix the folder) and run the same command again",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

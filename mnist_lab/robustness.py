@@ -35,6 +35,7 @@ from mnist_lab import corruptions
 from mnist_lab.config import ConfigError
 from mnist_lab.data import CACHE_PATH, fetch_mnist, preprocess_images
 from mnist_lab.files import atomic_path, write_json
+from mnist_lab.run_dir import ROBUSTNESS_PREDICTIONS, ROBUSTNESS_RESULTS
 
 SUITE_VERSION = 1
 SUITE_SEED = 2019  # MNIST-C's year: any fixed number would do
@@ -45,8 +46,7 @@ SHIFTS = (1, 2, 3, 4, 5, 6)  # pixels; the seed's: up to 10% of 28, 2.8 px
 ZOOMS = (0.6, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4)  # the seed's: 0.9-1.1
 SEED_RANGES = {"rotation": (0, 10), "shift": (0, 2.8), "zoom": (0.9, 1.1)}  # shaded in the curves
 CACHE_DIR = CACHE_PATH.parent / "robustness"
-RESULTS = "robustness.json"
-PREDICTIONS = "robustness_predictions.npz"
+RESULTS, PREDICTIONS = ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS
 
 
 @dataclass(frozen=True)

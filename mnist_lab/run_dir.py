@@ -4,7 +4,8 @@ config.json              the resolved TrainConfig
 history.json             one record per epoch
 metrics.json             test metrics, timings, provenance (written last: its presence means done)
 test_probabilities.npz   the model's class probabilities for the 10,000 test digits (float16)
-model.keras              the trained model (stage runs; seed sweeps leave it out for size)
+model.keras              the trained model (git ignores the seed runs' for size)
+robustness.json          accuracy on every set of the robustness suite (and its predictions' .npz)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import itertools
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,10 @@ PROBABILITIES = "test_probabilities.npz"
 MODEL = "model.keras"
 PARTIAL_DIR = ".partial"  # an unfinished run's checkpoint
 CHECKPOINT = "checkpoint.npz"  # in PARTIAL_DIR, written whole after every epoch (mnist_lab.train.Checkpoint)
-RUN_FILES = (*REQUIRED_FILES, PROBABILITIES, MODEL)
+# The robustness suite's results (mnist_lab.robustness), beside the test metrics.
+ROBUSTNESS_RESULTS = "robustness.json"
+ROBUSTNESS_PREDICTIONS = "robustness_predictions.npz"
+RUN_FILES = (*REQUIRED_FILES, PROBABILITIES, MODEL, ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS)
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,45 @@ class Run:
 
     def probabilities(self) -> np.ndarray:
         """(10000, 10) float32 test-set probabilities."""
-        with np.load(self.path / PROBABILITIES) as saved:
-            return saved["probabilities"].astype(np.float32)
+        path = self.path / PROBABILITIES
+        try:
+            with np.load(path) as saved:
+                return saved["probabilities"].astype(np.float32)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # a truncated or foreign .npz
+            raise DamagedRun(path, f"unreadable ({type(err).__name__})") from None
+
+
+class DamagedRun(ConfigError):
+    """A run file that cannot be read as what it should hold: one line naming it, and the way out."""
+
+    def __init__(self, path: Path, what: str):
+        super().__init__(
+            f"{path} is damaged ({what}): restore it with `git checkout -- {path}` if it is committed, "
+            f"or delete {Path(path).parent} to train the run again"
+        )
+
+
+# What every finished run's files hold at the least (older runs hold more, never less).
+REQUIRED_KEYS = {"config.json": ("stage",), "metrics.json": ("epochs_run", "best_epoch")}
+
+
+def _read_run_file(path: Path):
+    try:
+        value = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DamagedRun(path, f"not JSON: {err.__class__.__name__} at byte {getattr(err, 'pos', '?')}") from None
+    if path.name == "history.json":
+        if not isinstance(value, list):
+            raise DamagedRun(path, "expected a JSON list, one record per epoch")
+        return value
+    if not isinstance(value, dict) or not value:
+        raise DamagedRun(path, "expected a non-empty JSON object")
+    missing = [key for key in REQUIRED_KEYS.get(path.name, ()) if key not in value]
+    if missing:
+        raise DamagedRun(path, f"no {', '.join(missing)}")
+    return value
 
 
 def read_checkpoint_state(work_dir) -> dict | None:
@@ -72,9 +114,7 @@ def load_run(path) -> Run:
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{path} is not a finished run: no {', '.join(missing)}")
-    return Run(
-        path, read_json(path / "config.json"), read_json(path / "history.json"), read_json(path / "metrics.json")
-    )
+    return Run(path, *(_read_run_file(path / name) for name in ("config.json", "history.json", "metrics.json")))
 
 
 def best_epoch(history: list[dict], monitor: str) -> dict:

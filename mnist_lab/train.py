@@ -31,15 +31,15 @@ from mnist_lab.files import atomic_path, write_json
 from mnist_lab.models import get_stage
 from mnist_lab.pipeline import make_dataset, seed_augmentation
 from mnist_lab.provenance import environment
-from mnist_lab.robustness import PREDICTIONS as ROBUSTNESS_PREDICTIONS
-from mnist_lab.robustness import RESULTS as ROBUSTNESS_RESULTS
-from mnist_lab.robustness import evaluate_suite, write_results
+from mnist_lab.robustness import SUITE_VERSION, evaluate_run, evaluate_suite, read_results, write_results
 from mnist_lab.run_dir import (
     CHECKPOINT,
     MODEL,
     PARTIAL_DIR,
     PROBABILITIES,
     REQUIRED_FILES,
+    ROBUSTNESS_PREDICTIONS,
+    ROBUSTNESS_RESULTS,
     FolderLock,
     Run,
     best_epoch,
@@ -372,6 +372,10 @@ def run_stage(
             stale = read_checkpoint_identity(out_dir / PARTIAL_DIR)
             if stale is None or stale["config"] == config.to_dict():  # an interrupted retrain of this very run
                 shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+            results = read_results(out_dir)
+            if evaluate_test and (out_dir / MODEL).is_file() and (results or {}).get("suite_version") != SUITE_VERSION:
+                print(f"evaluating the robustness suite v{SUITE_VERSION} on the finished run (it has no results)")
+                evaluate_run(out_dir, data_path=data_path, force=True)
             return finished
         work_dir = out_dir / PARTIAL_DIR
         prepare_work_dir(config, work_dir)

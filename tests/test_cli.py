@@ -161,3 +161,53 @@ def test_a_tweak_is_refused_in_the_reports_and_goes_to_runs(capsys):
     assert run_dir_for(protocol, "full", default) == default  # the protocol reads the committed run
     assert run_dir_for(tweak, "full", default) == scratch_dir(tweak) == scratch_dir(resolve_config("dnn", epochs=1))
     assert scratch_dir(tweak) != scratch_dir(resolve_config("dnn", epochs=2))
+
+
+@pytest.mark.parametrize(
+    "damage, what",
+    [
+        (lambda p: p.write_text(p.read_text()[:40]), "not JSON"),
+        (lambda p: p.write_text("{}"), "non-empty JSON object"),
+        (lambda p: p.write_text('{"epochs_run": 3}'), "no best_epoch"),
+    ],
+    ids=["truncated", "empty", "missing-key"],
+)
+def test_a_damaged_run_file_is_one_line_and_exit_2(tmp_path, capsys, damage, what):
+    from conftest import fake_run
+
+    run = fake_run(tmp_path / "run", "cnn", 0.99, 100)
+    damage(run / "metrics.json")
+    assert main(["verify", str(run)]) == 2  # never verify's 1, "outside the band"
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{run / 'metrics.json'} is damaged" in error and what in error
+    assert "git checkout --" in error and f"delete {run}" in error
+
+
+def test_damaged_probabilities_name_the_file(tmp_path):
+    import numpy as np
+    from conftest import fake_run
+
+    from mnist_lab.run_dir import DamagedRun, load_run
+
+    run = fake_run(tmp_path / "run", "cnn", 0.99, 100, probabilities=np.full((10, 10), 0.1))
+    (run / "test_probabilities.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(DamagedRun, match="test_probabilities.npz is damaged"):
+        load_run(run).probabilities()
+
+
+def test_a_full_disk_while_publishing_is_one_line_and_keeps_nothing_half_written(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from mnist_lab import train
+
+    out = tmp_path / "run"
+
+    def full(path, payload):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(train, "write_json", full)
+    assert main(["train", "--stage", "dnn", "--epochs", "1", "--subset", "200", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "No space left on device" in error and f"in {out}/" in error
+    assert not (out / "metrics.json").exists()  # not taken for finished
+    assert (out / ".partial" / "checkpoint.npz").is_file()  # the trained epochs are kept: the same command resumes
