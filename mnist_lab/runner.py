@@ -96,6 +96,8 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
         "profile": profile,
         "profile_settings": PROFILES[profile],
     }
+    if NOTEBOOKS[name] in STAGES:  # the run the report shows: changed or damaged, the report is stale
+        inputs["run"] = run_fingerprint(reports / NOTEBOOKS[name])
     before = previous_stage(NOTEBOOKS[name]) if NOTEBOOKS[name] in STAGES else None
     if before is not None:  # a stage notebook compares itself with the previous stage's results
         previous_metrics = reports / before / "metrics.json"
@@ -128,6 +130,12 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
         finished = sorted(path.parent for path in (reports / SELECTION_DIR).glob("*/metrics.json"))
         inputs["selection"] = {run.name: sha256_files([run / "metrics.json", run / "history.json"]) for run in finished}
     return inputs
+
+
+def run_fingerprint(run_dir: Path) -> str | None:
+    """The content hash of a run's files (None: no finished run there)."""
+    files = [run_dir / name for name in RUN_FILES if name != "model.keras" and (run_dir / name).is_file()]
+    return sha256_files(files) if (run_dir / "metrics.json").is_file() else None
 
 
 def export_html(notebook_path: Path, html_path: Path) -> None:
@@ -241,6 +249,8 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
         source.unlink(missing_ok=True)
 
     export_html(executed, staging / f"{name}.html")
+    if folder in STAGES:  # the run as the notebook left it (trained, or reused unchanged)
+        inputs["run"] = run_fingerprint(staging)
     write_json(staging / inputs_path.name, inputs)
     if folder == "comparison":
         # The comparison wrote its figures into reports/comparison/ directly; publish beside them.
