@@ -108,7 +108,8 @@ bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput agains
 	$(BIN)/python benchmarks/augmentation_throughput.py --full-epoch
 
 # What the GPU machine (Python 3.12, JAX with CUDA) lacks, at this repository's pinned versions.
-GPU_WHEELS := keras namex optree
+# scikit-image and its dependencies: every run ends by evaluating the robustness suite.
+GPU_WHEELS := keras namex optree scikit-image lazy-loader ImageIO tifffile networkx pillow
 gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, for benchmarks/gpu_stage.sh (DEVELOPERS.md)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \

@@ -233,7 +233,15 @@ def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) ->
 # --- the comparison notebook
 
 
-def comparison(profile: str, reports_dir=None) -> dict:
+def _comparison_figure(profile: str, reports_dir, out_dir, name: str) -> Path:
+    """Where a comparison figure goes: out_dir (the runner's staging folder) or reports/comparison/."""
+    root = Path(reports_dir or reports_root(profile))
+    path = Path(out_dir) / Path(COMPARISON_FIGURES[name]).name if out_dir else root / COMPARISON_FIGURES[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def comparison(profile: str, reports_dir=None, out_dir=None) -> dict:
     root = Path(reports_dir or reports_root(profile))
     runs = finished_runs(root)
     if not runs:
@@ -241,17 +249,16 @@ def comparison(profile: str, reports_dir=None) -> dict:
     # The table, the stages not run yet, and what each ingredient added; links are relative to
     # reports/comparison/, where this notebook is saved.
     _markdown("\n".join(results_markdown(runs, link_prefix="../")))
-    (root / "comparison").mkdir(parents=True, exist_ok=True)
     _show(
         plots.accuracy_by_stage(
             [summary_row(run) for run in runs.values()],
             reference=(SEED_REPORTED_ACCURACY, "the seed notebook's reported accuracy"),
         ),
-        root / COMPARISON_FIGURES["accuracy_by_stage"],
+        _comparison_figure(profile, reports_dir, out_dir, "accuracy_by_stage"),
     )
     _show(
         plots.validation_curves({name: run.history for name, run in runs.items()}),
-        root / COMPARISON_FIGURES["validation_curves"],
+        _comparison_figure(profile, reports_dir, out_dir, "validation_curves"),
     )
     return runs
 
@@ -283,20 +290,18 @@ def seed_runs(profile: str, reports_dir=None) -> dict:
     return runs
 
 
-def seed_variance(runs: dict, profile: str, reports_dir=None) -> None:
-    root = Path(reports_dir or reports_root(profile))
+def seed_variance(runs: dict, profile: str, reports_dir=None, out_dir=None) -> None:
     _markdown("\n".join(seed_markdown(runs)))
     if runs:
-        _show(plots.seed_strip(seed_rows(runs)), root / COMPARISON_FIGURES["seed_strip"])
+        _show(plots.seed_strip(seed_rows(runs)), _comparison_figure(profile, reports_dir, out_dir, "seed_strip"))
 
 
-def ensembles(runs: dict, profile: str, reports_dir=None) -> dict:
+def ensembles(runs: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
     """Every stage with enough seeds, as an ensemble of all of them, and its accuracy by size."""
-    root = Path(reports_dir or reports_root(profile))
     rows = ensemble_rows(runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile])
     _markdown("\n".join(ensemble_markdown(rows, ENSEMBLE_MIN_SEEDS[profile])))
     if rows:
-        _show(plots.ensemble_curves(rows), root / COMPARISON_FIGURES["ensemble_curves"])
+        _show(plots.ensemble_curves(rows), _comparison_figure(profile, reports_dir, out_dir, "ensemble_curves"))
     return rows
 
 

@@ -68,9 +68,7 @@ def notebook_parameters(name: str, profile: str, reports: Path, staging: Path) -
     folder = NOTEBOOKS[name]
     if folder in STAGES:
         parameters.update(reports_dir=project_relative(reports), run_dir=project_relative(staging))
-    elif folder == "comparison":
-        parameters.update(reports_dir=project_relative(reports))
-    elif folder == "robustness":  # its figures go through staging: published whole, or not at all
+    elif folder in ("comparison", "robustness"):  # figures go through staging: published whole, or not at all
         parameters.update(reports_dir=project_relative(reports), out_dir=project_relative(staging))
     return parameters
 
@@ -252,22 +250,12 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
     if folder in STAGES:  # the run as the notebook left it (trained, or reused unchanged)
         inputs["run"] = run_fingerprint(staging)
     write_json(staging / inputs_path.name, inputs)
-    if folder == "comparison":
-        # The comparison wrote its figures into reports/comparison/ directly; publish beside them.
-        final_dir.mkdir(parents=True, exist_ok=True)
-        for path in sorted(staging.iterdir(), key=lambda p: p.suffix == ".ipynb"):  # the notebook last
-            os.replace(path, final_dir / path.name)
-        shutil.rmtree(staging)
+    executed.touch()  # newest file in the folder: make's target
+    _swap_in(staging, final_dir)
+    if folder in ("comparison", "robustness"):  # both READMEs show their figures and lines
         write_reports_readme(reports, profile)
         if profile == "full" and reports.resolve() == reports_root("full").resolve():
             update_readme(PROJECT_ROOT / "README.md", reports)  # the repository's own results only
-    else:
-        executed.touch()  # newest file in the folder: make's target
-        _swap_in(staging, final_dir)
-        if folder == "robustness":  # both READMEs show its figure and lines
-            write_reports_readme(reports, profile)
-            if profile == "full" and reports.resolve() == reports_root("full").resolve():
-                update_readme(PROJECT_ROOT / "README.md", reports)
     (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
     print(f"== {name}: report in {final_dir}", flush=True)
     return final_dir

@@ -29,6 +29,7 @@
 # %% tags=["parameters"]
 profile = "full"  # which reports to compare: "full" (reports/) or "quick" (reports-quick/)
 reports_dir = None  # None: the profile's folder
+out_dir = None  # where the figures go (None: reports_dir/comparison/)
 
 # %% tags=["nbval-ignore-output"]
 from mnist_lab import cells  # noqa: E402
@@ -37,7 +38,7 @@ from mnist_lab import cells  # noqa: E402
 # ## Results table, test accuracy per stage and validation curves
 
 # %% tags=["nbval-ignore-output"]
-runs = cells.comparison(profile, reports_dir)
+runs = cells.comparison(profile, reports_dir, out_dir)
 
 # %% [markdown]
 # ## Seed variance: is each step real?
@@ -66,7 +67,7 @@ cells.train_quick_seeds(profile, reports_dir)
 seed_runs = cells.seed_runs(profile, reports_dir)
 
 # %% tags=["nbval-ignore-output"]
-cells.seed_variance(seed_runs, profile, reports_dir)
+cells.seed_variance(seed_runs, profile, reports_dir, out_dir)
 
 # %% [markdown]
 # ## Ensembles of a stage's seeds
@@ -77,7 +78,7 @@ cells.seed_variance(seed_runs, profile, reports_dir)
 # where adding seeds stops paying.
 
 # %% tags=["nbval-ignore-output"]
-ensembles = cells.ensembles(seed_runs, profile, reports_dir)
+ensembles = cells.ensembles(seed_runs, profile, reports_dir, out_dir)
 
 # %% [markdown]
 # ## A longer budget for augmentation?
