@@ -1,0 +1,368 @@
+"""The seed notebook's claims, one by one: what each predicts, how it is measured, and the rule
+that turns the committed runs into a verdict. The measures and thresholds below were fixed
+before any comparison they judge was computed.
+
+Verdicts (`judge`):
+- **supported**: the 95% interval of the effect excludes zero in the claimed direction;
+- **contradicted**: it excludes zero in the other direction;
+- **not detectable with these seeds**: it contains zero (the interval bounds the effect);
+- **not testable here**: the runs that would test it do not exist (the reason is given).
+An effect between two stages is the difference of their means over seeds with Welch's
+interval (stats.difference_interval); an effect of one stage is its mean with Student's
+interval (stats.mean_interval). "~X%" claims are judged against a band of +-APPROX points.
+
+Measures, per run, from its history.json (one record per epoch) and metrics.json:
+- `overfitting_gap`: training accuracy minus validation accuracy, in points, at the last
+  epoch. Keras measures training accuracy with dropout active, which understates the gap of
+  the stages with dropout; `loss_rise` does not depend on it.
+- `loss_rise`: validation cross-entropy at the last epoch minus its minimum over the run (0
+  when the last epoch is the best): how far validation loss climbed after its best epoch.
+- `epochs_to(threshold)`: the first epoch whose validation accuracy reaches the threshold
+  (THRESHOLDS: 98% and 99%, round figures below every convolutional stage's final accuracy;
+  a run that never reaches it counts as its budget + 1); `first_epoch_accuracy`: validation
+  accuracy after epoch 1.
+- `swing`: the standard deviation of the epoch-to-epoch change in validation accuracy from
+  epoch 2 on, in points: how much validation accuracy jumps within a run.
+- robustness: the mean accuracy over the 15 corruptions (mnist_lab.robustness_results).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_lab.run_dir import Run
+from mnist_lab.stats import difference_interval, mean_interval
+
+THRESHOLDS = (0.98, 0.99)  # validation accuracy a run must reach to have "converged" this far
+APPROX = 0.5  # points: "~98%" is read as 97.5-98.5%
+SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE = (
+    "supported",
+    "contradicted",
+    "not detectable with these seeds",
+    "not testable here",
+)
+
+
+# --- measures of one run
+
+
+def _val_cross_entropy(record: dict) -> float:
+    return record.get("val_cross_entropy", record["val_loss"])  # runs before the metric: val_loss
+
+
+def overfitting_gap(run: Run) -> float:
+    last = run.history[-1]
+    return 100 * (last["accuracy"] - last["val_accuracy"])
+
+
+def loss_rise(run: Run) -> float:
+    values = [_val_cross_entropy(record) for record in run.history]
+    return values[-1] - min(values)
+
+
+def epochs_to(run: Run, threshold: float) -> int:
+    for record in run.history:
+        if record["val_accuracy"] >= threshold:
+            return record["epoch"]
+    return run.config.get("epochs", len(run.history)) + 1
+
+
+def first_epoch_accuracy(run: Run) -> float:
+    return 100 * run.history[0]["val_accuracy"]
+
+
+def swing(run: Run) -> float:
+    accuracies = np.array([record["val_accuracy"] for record in run.history])
+    return float(100 * np.std(np.diff(accuracies), ddof=1)) if len(accuracies) > 2 else math.nan
+
+
+# --- rules
+
+
+@dataclass(frozen=True)
+class Effect:
+    estimate: float
+    low: float
+    high: float
+    n: tuple[int, ...]
+
+
+def between(before: list[float], after: list[float]) -> Effect:
+    """after minus before, Welch's 95% interval."""
+    difference, low, high = difference_interval(before, after)
+    return Effect(difference, low, high, (len(before), len(after)))
+
+
+def of_one(values: list[float]) -> Effect:
+    low, high = mean_interval(values) if len(values) > 1 else (math.nan, math.nan)  # one seed: no interval
+    return Effect(float(np.mean(values)), low, high, (len(values),))
+
+
+def judge(effect: Effect, direction: int) -> str:
+    """direction +1: the claim predicts a positive effect; -1: a negative one."""
+    if effect.low != effect.low:  # nan: one seed, no interval
+        return NOT_TESTABLE
+    if direction * effect.low > 0 and direction * effect.high > 0:
+        return SUPPORTED
+    if direction * effect.low < 0 and direction * effect.high < 0:
+        return CONTRADICTED
+    return NOT_DETECTABLE
+
+
+def judge_approx(effect: Effect, target: float) -> str:
+    """'~target%': supported when the interval of the mean lies inside target +- APPROX, contradicted
+    when it lies outside that band, else not detectable."""
+    if effect.low != effect.low:
+        return NOT_TESTABLE
+    if target - APPROX <= effect.low and effect.high <= target + APPROX:
+        return SUPPORTED
+    if effect.high < target - APPROX or effect.low > target + APPROX:
+        return CONTRADICTED
+    return NOT_DETECTABLE
+
+
+# --- the registry
+
+
+@dataclass(frozen=True)
+class Part:
+    """One measurable part of a claim."""
+
+    claim: int  # the number of the claim in the seed's notes (issue 33's list)
+    quote: str
+    prediction: str  # what it predicts, in measurable terms
+    evaluate: Callable  # (evidence: dict) -> (verdict, evidence text)
+
+
+def _runs_measure(runs: dict, stage: str, measure) -> list[float]:
+    return [measure(run) for run in runs.get(stage, [])]
+
+
+def _step(runs, before, after, measure, direction, unit, what):
+    a, b = _runs_measure(runs, before, measure), _runs_measure(runs, after, measure)
+    if len(a) < 2 or len(b) < 2:
+        return NOT_TESTABLE, f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few for an interval"
+    effect = between(a, b)
+    return judge(effect, direction), (
+        f"{what}: `{before}` {np.mean(a):.{unit}f}, `{after}` {np.mean(b):.{unit}f}; difference "
+        f"{effect.estimate:+.{unit}f} (95% interval {effect.low:+.{unit}f} to {effect.high:+.{unit}f}; "
+        f"{effect.n[0]} and {effect.n[1]} seeds)"
+    )
+
+
+def _one(runs, stage, measure, direction, unit, what):
+    values = _runs_measure(runs, stage, measure)
+    if len(values) < 2:
+        return NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`: too few for an interval"
+    effect = of_one(values)
+    return judge(effect, direction), (
+        f"{what} of `{stage}`: mean {effect.estimate:.{unit}f} (95% interval {effect.low:.{unit}f} to "
+        f"{effect.high:.{unit}f}; {effect.n[0]} seeds)"
+    )
+
+
+def _approx(runs, stage, target):
+    values = [100 * run.metrics["test_accuracy"] for run in runs.get(stage, [])]
+    if len(values) < 2:
+        return NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`"
+    effect = of_one(values)
+    return judge_approx(effect, target), (
+        f"`{stage}` mean test accuracy {effect.estimate:.3f}% (95% interval {effect.low:.3f}-{effect.high:.3f}%; "
+        f"{effect.n[0]} seeds) against {target - APPROX:g}-{target + APPROX:g}%"
+    )
+
+
+def _accuracy(run: Run) -> float:
+    return 100 * run.metrics["test_accuracy"]
+
+
+def _robustness(evidence, before, after):
+    a, b = evidence["robustness"].get(before, []), evidence["robustness"].get(after, [])
+    if len(a) < 2 or len(b) < 2:
+        return NOT_TESTABLE, (
+            f"mean corruption accuracy has {len(a)} and {len(b)} seeds with results of `{before}` and `{after}` "
+            "(seed runs kept no model before the robustness suite; seeds 5 and 6 are planned)"
+        )
+    effect = between([100 * v for v in a], [100 * v for v in b])
+    return judge(effect, +1), (
+        f"mean accuracy over the 15 corruptions, difference {effect.estimate:+.2f} points (95% interval "
+        f"{effect.low:+.2f} to {effect.high:+.2f}; {effect.n[0]} and {effect.n[1]} seeds)"
+    )
+
+
+def _ablation(evidence, minimum: int = 3):
+    runs = evidence["ablation"]
+    if len(runs) < minimum:
+        return NOT_TESTABLE, f"the ablation without ReduceLROnPlateau has {len(runs)} of its {minimum} seeds"
+    seeds = {run.seed for run in runs}
+    paired = {"constant_lr": runs, "cnn_bn": [run for run in evidence["runs"]["cnn_bn"] if run.seed in seeds]}
+    return _step(paired, "constant_lr", "cnn_bn", _accuracy, +1, 3, "test accuracy (%), the same seeds")
+
+
+def _early_stopping(evidence):
+    runs = [
+        run for stage in ("dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug") for run in evidence["runs"].get(stage, [])
+    ]
+    stopped = [run for run in runs if run.metrics["epochs_run"] < run.config.get("epochs", 20)]
+    restored = [run for run in runs if "last_epoch_test_accuracy" in run.metrics]
+    text = f"it stopped {len(stopped)} of {len(runs)} seed-protocol runs before their 20 epochs"
+    if len(restored) < 2:
+        return (
+            NOT_TESTABLE,
+            f"{text}; the effect of restoring the best epoch is recorded only by newer runs ({len(restored)} so far)",
+        )
+    effect = of_one([_accuracy(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored])
+    return judge(effect, +1), f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points"
+
+
+PARTS = (
+    Part(1, "~98% accuracy", "dnn's mean test accuracy is 97.5-98.5%", lambda e: _approx(e["runs"], "dnn", 98.0)),
+    Part(
+        1,
+        "noticed overfitting",
+        "dnn's training accuracy ends above its validation accuracy",
+        lambda e: _one(
+            e["runs"], "dnn", overfitting_gap, +1, 2, "train minus validation accuracy at the last epoch (points)"
+        ),
+    ),
+    Part(
+        1,
+        "noticed overfitting",
+        "dnn's validation loss climbs after its best epoch",
+        lambda e: _one(e["runs"], "dnn", loss_rise, +1, 4, "validation cross-entropy rise after its minimum"),
+    ),
+    Part(
+        2,
+        "accuracy improved significantly",
+        "cnn's mean test accuracy is above dnn's",
+        lambda e: _step(e["runs"], "dnn", "cnn", _accuracy, +1, 3, "test accuracy (%)"),
+    ),
+    Part(2, "~99.1%", "cnn's mean test accuracy is 98.6-99.6%", lambda e: _approx(e["runs"], "cnn", 99.1)),
+    Part(
+        3,
+        "to reduce overfitting",
+        "cnn_reg's validation loss climbs less after its best epoch than cnn's",
+        lambda e: _step(e["runs"], "cnn", "cnn_reg", loss_rise, -1, 4, "validation cross-entropy rise"),
+    ),
+    Part(
+        3,
+        "to reduce overfitting",
+        "cnn_reg's train-validation gap is smaller than cnn's (dropout-biased: see the docstring)",
+        lambda e: _step(
+            e["runs"], "cnn", "cnn_reg", overfitting_gap, -1, 2, "train minus validation accuracy (points)"
+        ),
+    ),
+    Part(
+        3,
+        "to penalize large weights",
+        "cnn_reg's dense weights are smaller than cnn's",
+        lambda e: (
+            NOT_TESTABLE,
+            "weight norms need the models, and only the seed-42 runs keep theirs: one seed a stage",
+        ),
+    ),
+    Part(
+        4,
+        "to stabilize training",
+        "cnn_bn's validation accuracy jumps less from epoch to epoch than cnn_reg's",
+        lambda e: _step(
+            e["runs"], "cnn_reg", "cnn_bn", swing, -1, 3, "epoch-to-epoch swing of validation accuracy (points)"
+        ),
+    ),
+    Part(
+        4,
+        "converge faster",
+        "cnn_bn reaches 99% validation accuracy in fewer epochs than cnn_reg",
+        lambda e: _step(
+            e["runs"], "cnn_reg", "cnn_bn", lambda r: epochs_to(r, 0.99), -1, 2, "epochs to 99% validation accuracy"
+        ),
+    ),
+    Part(
+        4,
+        "converge faster",
+        "cnn_bn's validation accuracy after epoch 1 is above cnn_reg's",
+        lambda e: _step(
+            e["runs"], "cnn_reg", "cnn_bn", first_epoch_accuracy, +1, 2, "validation accuracy after epoch 1 (%)"
+        ),
+    ),
+    Part(
+        4,
+        "improved accuracy",
+        "cnn_bn's mean test accuracy is above cnn_reg's",
+        lambda e: _step(e["runs"], "cnn_reg", "cnn_bn", _accuracy, +1, 3, "test accuracy (%)"),
+    ),
+    Part(
+        5,
+        "improved robustness",
+        "cnn_bn_aug's mean accuracy over MNIST-C's corruptions is above cnn_bn's",
+        lambda e: _robustness(e, "cnn_bn", "cnn_bn_aug"),
+    ),
+    Part(
+        5,
+        "and generalization",
+        "cnn_bn_aug's mean test accuracy is above cnn_bn's",
+        lambda e: _step(e["runs"], "cnn_bn", "cnn_bn_aug", _accuracy, +1, 3, "test accuracy (%)"),
+    ),
+    Part(
+        5,
+        "~99.4-99.5% accuracy",
+        "cnn_bn_aug's mean test accuracy is 98.95-99.95%",
+        lambda e: _approx(e["runs"], "cnn_bn_aug", 99.45),
+    ),
+    Part(6, "helped in fine-tuning", "cnn_bn beats cnn_bn without ReduceLROnPlateau, same seeds", _ablation),
+    Part(
+        7,
+        "prevented overfitting by stopping training",
+        "restoring the best epoch beats the last epoch's weights",
+        _early_stopping,
+    ),
+    Part(
+        8,
+        "~99.4% without ensembles",
+        "cnn_bn's mean test accuracy is 98.9-99.9%",
+        lambda e: _approx(e["runs"], "cnn_bn", 99.4),
+    ),
+)
+
+
+def gather(reports_dir, profile: str = "full") -> dict:
+    """What the registry judges: every stage's seeds, their robustness results, the ablation's runs."""
+    from mnist_lab.robustness_results import stage_results
+    from mnist_lab.sweep import all_stage_seeds, stage_seeds
+
+    robustness = stage_results(reports_dir, profile)
+    return {
+        "runs": all_stage_seeds(reports_dir, profile),
+        "robustness": {stage: [r["mean_corruption_accuracy"] for _, r in pairs] for stage, pairs in robustness.items()},
+        "ablation": stage_seeds(reports_dir, "cnn_bn", profile, ablation="constant_lr"),
+    }
+
+
+def verdicts(evidence: dict) -> list[dict]:
+    rows = []
+    for part in PARTS:
+        verdict, text = part.evaluate(evidence)
+        rows.append(
+            {
+                "claim": part.claim,
+                "quote": part.quote,
+                "prediction": part.prediction,
+                "evidence": text,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def claims_table(rows: list[dict]) -> str:
+    """The seed's claims, checked: one row per measurable part."""
+    lines = ["| # | the seed's notes | predicts | evidence | verdict |", "| ---: | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(
+            f'| {row["claim"]} | "{row["quote"]}" | {row["prediction"]} | {row["evidence"]} | **{row["verdict"]}** |'
+        )
+    return "\n".join(lines)

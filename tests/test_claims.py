@@ -1,0 +1,85 @@
+"""The claims registry: each measure on a known history, and every verdict branch."""
+
+from pathlib import Path
+
+import pytest
+
+from mnist_lab import claims
+from mnist_lab.run_dir import Run
+
+
+def run(val_accuracy, accuracy=None, val_ce=None, epochs=20, seed=0, test=0.99, **metrics):
+    history = [
+        {
+            "epoch": i + 1,
+            "val_accuracy": v,
+            "accuracy": (accuracy or val_accuracy)[i],
+            "val_loss": (val_ce or [0.1] * len(val_accuracy))[i],
+            "val_cross_entropy": (val_ce or [0.1] * len(val_accuracy))[i],
+        }
+        for i, v in enumerate(val_accuracy)
+    ]
+    return Run(
+        Path("x"),
+        {"stage": "dnn", "epochs": epochs, "seed": seed},
+        history,
+        {"test_accuracy": test, "epochs_run": len(history), **metrics},
+    )
+
+
+def test_the_measures_on_a_known_history():
+    r = run([0.97, 0.985, 0.992, 0.99], accuracy=[0.95, 0.99, 0.999, 1.0], val_ce=[0.09, 0.05, 0.04, 0.06])
+    assert claims.overfitting_gap(r) == pytest.approx(1.0)  # 100% train, 99% validation at the last epoch
+    assert claims.loss_rise(r) == pytest.approx(0.02)
+    assert claims.epochs_to(r, 0.98) == 2 and claims.epochs_to(r, 0.99) == 3
+    assert claims.epochs_to(r, 0.999) == 21  # never reached: the budget + 1
+    assert claims.first_epoch_accuracy(r) == pytest.approx(97.0)
+    assert claims.swing(r) == pytest.approx(0.8505, rel=1e-3)  # std of (+1.5, +0.7, -0.2) points
+
+
+@pytest.mark.parametrize(
+    "before, after, direction, verdict",
+    [
+        ([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], +1, claims.SUPPORTED),
+        ([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], -1, claims.CONTRADICTED),
+        ([1.0, 2.0, 0.0], [1.1, 2.1, 0.1], +1, claims.NOT_DETECTABLE),
+        ([1.0], [2.0, 2.1], +1, claims.NOT_TESTABLE),
+    ],
+)
+def test_every_verdict_branch(before, after, direction, verdict):
+    assert claims.judge(claims.between(before, after), direction) == verdict
+
+
+@pytest.mark.parametrize(
+    "values, verdict",
+    [
+        ([98.0, 98.1, 97.9], claims.SUPPORTED),
+        ([99.0, 99.1, 98.9], claims.CONTRADICTED),
+        ([98.4, 98.6, 98.5], claims.NOT_DETECTABLE),
+        ([98.0], claims.NOT_TESTABLE),
+    ],
+)
+def test_approximate_claims(values, verdict):
+    assert claims.judge_approx(claims.of_one(values), 98.0) == verdict
+
+
+def test_the_registry_answers_every_part_and_says_why_it_cannot():
+    evidence = {
+        "runs": {
+            "dnn": [
+                run([0.95, 0.97], accuracy=[0.96, 0.99 + s / 1000], seed=s, test=0.98 + s / 1000) for s in range(3)
+            ],
+            "cnn_bn": [run([0.99, 0.995], seed=s) for s in range(3)],
+        },
+        "robustness": {"cnn_bn": [0.8]},
+        "ablation": [],
+    }
+    rows = claims.verdicts(evidence)
+    assert {row["claim"] for row in rows} == set(range(1, 9))  # every claim of the seed's notes
+    by_quote = {(row["claim"], row["prediction"]): row for row in rows}
+    gap = by_quote[(1, "dnn's training accuracy ends above its validation accuracy")]
+    assert gap["verdict"] == claims.SUPPORTED and "mean 2.10" in gap["evidence"]
+    assert by_quote[(6, "cnn_bn beats cnn_bn without ReduceLROnPlateau, same seeds")]["verdict"] == claims.NOT_TESTABLE
+    robustness = next(row for row in rows if row["quote"] == "improved robustness")
+    assert robustness["verdict"] == claims.NOT_TESTABLE and "1 and 0 seeds" in robustness["evidence"]
+    assert claims.claims_table(rows).count("\n") == len(rows) + 1
