@@ -144,6 +144,8 @@ def test_a_sweep_trains_each_seed_once(tmp_path, capsys):
         "metrics.json",
         "test_probabilities.npz",
         "model.keras",  # for mnist-lab robustness; git ignores it under reports/seeds/
+        "robustness.json",
+        "robustness_predictions.npz",
     }
     assert first[0].metrics["test_accuracy"] != first[1].metrics["test_accuracy"]  # seeds differ
     capsys.readouterr()

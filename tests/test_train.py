@@ -38,7 +38,10 @@ def test_run_writes_whole_run_directory(tmp_path):
     config = TrainConfig(epochs=2, **QUICK)
     result = run_stage(config, tmp_path / "run", verbose=0)
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["config.json", "history.json", "metrics.json", "model.keras", "test_probabilities.npz"]
+    assert files == [
+        *("config.json", "history.json", "metrics.json", "model.keras"),
+        *("robustness.json", "robustness_predictions.npz", "test_probabilities.npz"),
+    ]
     assert TrainConfig.from_dict(json.loads((tmp_path / "run/config.json").read_text())) == config
 
     history = json.loads((tmp_path / "run/history.json").read_text())
