@@ -226,14 +226,14 @@ def corruption_gallery(rows: dict[str, np.ndarray], digits: int):
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name.replace("_", " "), rotation=0, ha="right", va="center", fontsize=8)
-    figure.suptitle("the robustness suite on the same ten test digits", fontsize=10)
-    figure.subplots_adjust(wspace=0.05, hspace=0.08)
+    figure.subplots_adjust(wspace=0.05, hspace=0.08, top=1 - 0.45 / (len(rows) * 0.66))
+    figure.suptitle("the robustness suite on the same ten test digits", fontsize=10, y=1 - 0.15 / (len(rows) * 0.66))
     return figure
 
 
 def mean_corruption_error(rows: dict[str, dict]):
     """MNIST-C's summary per stage: the mean error over the 15 corruptions, beside the clean error."""
-    figure, ax = plt.subplots(figsize=(7, 3.2))
+    figure, ax = plt.subplots(figsize=(8.5, 3.6))
     x = np.arange(len(rows))
     corrupted = [100 * (1 - row["mean_corruption"]) for row in rows.values()]
     clean = [100 * (1 - row["clean"]) for row in rows.values()]
@@ -249,12 +249,13 @@ def mean_corruption_error(rows: dict[str, dict]):
                 capsize=3,
             )
     ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    ax.set_ylim(0, 1.4 * max(corrupted))  # room above the tallest bar for its label and the legend
     ax.set_xticks(x, [f"{stage}\n({row['n']} seed{'s' if row['n'] > 1 else ''})" for stage, row in rows.items()])
     ax.tick_params(axis="x", labelsize=8)
     ax.set_ylabel("test error (%)")
     ax.set_title("mean corruption error per stage (MNIST-C's summary)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", ncol=2)  # above the bars
     figure.tight_layout()
     return figure
 
