@@ -84,7 +84,8 @@ def fake_candidate(root, name, records, **config):
     path.mkdir(parents=True)
     write_json(path / "config.json", {**candidate_config(name).to_dict(), **config})
     write_json(path / "history.json", records)
-    write_json(path / "metrics.json", {"data": {"validation": 6000}})
+    # What every finished run's metrics hold at the least (run_dir.REQUIRED_KEYS).
+    write_json(path / "metrics.json", {"data": {"validation": 6000}, "epochs_run": len(records), "best_epoch": 1})
     return path
 
 
@@ -216,7 +217,7 @@ def fake_baseline(root, val_accuracy):
     path.mkdir(parents=True)
     write_json(path / "config.json", resolve_config("cnn_bn_aug", "full").to_dict())
     write_json(path / "history.json", history([0.02] * len(val_accuracy), val_accuracy))
-    write_json(path / "metrics.json", {"data": {"validation": 6000}})
+    write_json(path / "metrics.json", {"data": {"validation": 6000}, "epochs_run": len(val_accuracy), "best_epoch": 1})
 
 
 def test_the_answer_judges_the_chosen_stage_against_the_targets_once_the_selection_is_final(tmp_path):
