@@ -139,7 +139,7 @@ class Part:
 
 
 def _runs_measure(runs: dict, stage: str, measure) -> list[float]:
-    return [measure(run) for run in runs.get(stage, [])]
+    return [measure(run) for run in runs.get(stage, []) if run.history]  # a run without epochs measures nothing
 
 
 def _step(runs, before, after, measure, direction, unit, what):

@@ -75,13 +75,14 @@ def test_update_readme_rewrites_only_its_section(tmp_path):
     assert "stale numbers" not in text
     row = "| [`cnn`](reports/cnn/) | 99.00% | — (1) | 0.0500 | 10 | 3 (2) | 1.0 min (150) | 54,000 |"
     assert row in text
-    verdict = "- `dnn` → `cnn` (plain CNN: the seed's conv/pool/dense layers only): +1.000 points; **not enough seeds**"
-    assert verdict in text
+    assert "The seed's claims, checked" in text  # the README leads with them
     update_readme(readme, reports)
     assert readme.read_text() == text  # idempotent
 
-    # The per-image view and the stages not run yet are in reports/README.md.
+    # Each step's verdict, the per-image view and the stages not run yet are in reports/README.md.
     per_image = write_reports_readme(reports, "full").read_text()
+    verdict = "- `dnn` → `cnn` (plain CNN: the seed's conv/pool/dense layers only): +1.000 points; **not enough seeds**"
+    assert verdict in per_image
     assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors: 100 fixed, 0 new; McNemar p < 0.001)" in per_image
     assert f"Not run yet: {', '.join(list(STAGES)[2:])}." in per_image
 
