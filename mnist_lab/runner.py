@@ -29,7 +29,7 @@ from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative, read_js
 from mnist_lab.models import STAGES, previous_stage
 from mnist_lab.profiles import PROFILES, check_profile, reports_root
 from mnist_lab.results import update_readme, write_reports_readme
-from mnist_lab.run_dir import PARTIAL_DIR, RUN_FILES, FolderLock, check_writable
+from mnist_lab.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable
 from mnist_lab.selection import BASE_STAGE, SELECTION_DIR
 from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
 
@@ -43,8 +43,6 @@ NOTEBOOKS = {
     COMPARISON_NOTEBOOK: "comparison",
     ROBUSTNESS_NOTEBOOK: "robustness",
 }
-# What a run's robustness results are stored in (mnist_lab.robustness.RESULTS).
-ROBUSTNESS_FILE = "robustness.json"
 
 
 class NotebookFailed(RuntimeError):
@@ -100,12 +98,21 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
     if before is not None:  # a stage notebook compares itself with the previous stage's results
         previous_metrics = reports / before / "metrics.json"
         inputs["previous_stage"] = sha256_files([previous_metrics]) if previous_metrics.is_file() else None
-    if NOTEBOOKS[name] == "comparison":  # redone when any stage's or seed's results change
+    if NOTEBOOKS[name] in ("comparison", "robustness"):  # redone when any stage's results change
         inputs["stages"] = {
             stage: sha256_files([reports / stage / "metrics.json"])
             for stage in STAGES
             if (reports / stage / "metrics.json").is_file()
         }
+        # and the robustness results the README's lines and notebook 08 read
+        stored = sorted(
+            [
+                *reports.glob(f"*/{ROBUSTNESS_RESULTS}"),
+                *(reports / SEEDS_DIR).glob(f"*/seed_*/{ROBUSTNESS_RESULTS}"),
+            ]
+        )
+        inputs["robustness"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in stored}
+    if NOTEBOOKS[name] == "comparison":  # redone when any seed's results change
         # the seed sweep, and the sweeps in another precision
         seeds = sorted(
             [
@@ -114,16 +121,6 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
             ]
         )
         inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}
-    if NOTEBOOKS[name] in ("comparison", "robustness"):  # the README's robustness lines read these
-        stored = sorted(
-            [*reports.glob(f"*/{ROBUSTNESS_FILE}"), *(reports / SEEDS_DIR).glob(f"*/seed_*/{ROBUSTNESS_FILE}")]
-        )
-        inputs["robustness"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in stored}
-        inputs["stages"] = {
-            stage: sha256_files([reports / stage / "metrics.json"])
-            for stage in STAGES
-            if (reports / stage / "metrics.json").is_file()
-        }
     if NOTEBOOKS[name] in (BASE_STAGE, "comparison"):  # the selection's record, and the answer it gives
         finished = sorted(path.parent for path in (reports / SELECTION_DIR).glob("*/metrics.json"))
         inputs["selection"] = {run.name: sha256_files([run / "metrics.json", run / "history.json"]) for run in finished}
