@@ -25,10 +25,10 @@
 #
 # The suite has two parts:
 #
-# - **MNIST-C's 15 corruptions** (Mu and Gilmer, 2019), each applied to all 10,000 test
-#   digits at the severity of the published dataset. They are regenerated here from the
-#   published definitions (`mnist_lab.corruptions`), not taken from the published images, which
-#   cannot be fetched from where this repository is built.
+# - **MNIST-C's 15 corruptions** (Mu and Gilmer, 2019), each applied to a fixed stratified
+#   5,000 of the test digits at the severity of the published dataset. They are regenerated
+#   here from the published definitions (`mnist_lab.corruptions`), not taken from the
+#   published images, which cannot be fetched from where this repository is built.
 # - **Sweeps of the seed's own augmentation transforms, past its ranges**: rotation, shift and
 #   zoom, on a fixed stratified subset of the test digits.
 #

@@ -88,11 +88,12 @@ def test_an_image_of_a_set_does_not_depend_on_the_others(mnist):
     )
 
 
-def test_the_sweep_subset_is_stratified_and_fixed(mnist):
+@pytest.mark.parametrize("group", ["corruption", "sweep"])
+def test_each_subset_is_stratified_and_fixed(mnist, group):
     labels = mnist[1][1]
-    chosen = robustness.sweep_indices(labels)
-    assert len(chosen) == robustness.SWEEP_SIZE and np.array_equal(chosen, robustness.sweep_indices(labels))
-    share = np.bincount(labels) * robustness.SWEEP_SIZE / len(labels)  # each class in its test-set proportion
+    chosen, size = robustness.stratified_indices(labels, group), robustness.SIZES[group]
+    assert len(chosen) == size and np.array_equal(chosen, robustness.stratified_indices(labels, group))
+    share = np.bincount(labels) * size / len(labels)  # each class in its test-set proportion
     assert np.abs(np.bincount(labels[chosen]) - share).max() <= 1
 
 
