@@ -138,8 +138,10 @@ $(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) $(ALWAYS) | $(INSTA
 	$(BIN)/mnist-lab notebook $(1) --profile $(PROFILE) $(if $(FORCE),--force)
 endef
 $(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
-# The comparison reads every seed run as well (the runner's fingerprint lists the same files).
-$(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.json $(REPORTS)/precision/*/*/seed_*/metrics.json)
+# The comparison reads every seed run as well, and the claims the ablations (the runner's
+# fingerprint lists the same files).
+$(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.json $(REPORTS)/precision/*/*/seed_*/metrics.json \
+    $(REPORTS)/ablation/*/*/seed_*/metrics.json)
 # The robustness report (and the README lines the comparison writes) read every run's robustness.json.
 $(ROBUSTNESS): $(STAGE_REPORTS) $(COMPARISON)
 $(COMPARISON) $(ROBUSTNESS): $(wildcard $(REPORTS)/*/robustness.json $(REPORTS)/seeds/*/seed_*/robustness.json)

@@ -36,7 +36,7 @@ from mnist_lab.results import (
 from mnist_lab.run_dir import load_run
 from mnist_lab.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
 from mnist_lab.stats import accuracy_interval
-from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, SWEEP_SEEDS, all_stage_seeds, run_sweep
+from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, QUICK_SWEEP_STAGES, SWEEP_SEEDS, all_stage_seeds, run_sweep
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
 # land in the notebooks' import cell, which nbval ignores, not in a cell it compares.
@@ -273,9 +273,9 @@ def budget_evidence(result, profile: str, reports_dir=None) -> None:
 
 
 def train_quick_seeds(profile: str, reports_dir=None) -> None:
-    """The quick profile trains its one extra seed per stage here; the full profile only reads (make seeds)."""
+    """The quick profile trains one extra seed of its cheapest stages here; the full profile only reads (make seeds)."""
     if profile == "quick":
-        run_sweep(list(STAGES), SWEEP_SEEDS["quick"], profile, reports_dir, verbose=0)
+        run_sweep(list(QUICK_SWEEP_STAGES), SWEEP_SEEDS["quick"], profile, reports_dir, verbose=0)
     else:
         print("full profile: reading the committed seed sweep (`make seeds` trains it)")
 
@@ -329,6 +329,18 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
     runs = candidate_runs(root, profile)
     rows = selection_rows(runs)
     _markdown("\n".join(selection_markdown(rows, unfinished(runs))))
+    return rows
+
+
+def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[dict]:
+    """Every claim of the seed's notes with its verdict (mnist_lab.claims), and the curves behind
+    the convergence and overfitting verdicts."""
+    from mnist_lab.claims import claims_table, gather, verdicts
+
+    rows = verdicts(gather(Path(reports_dir or reports_root(profile)), profile))
+    _markdown(claims_table(rows))
+    if runs:
+        _show(plots.claims_evidence(runs), _comparison_figure(profile, reports_dir, out_dir, "claims_evidence"))
     return rows
 
 

@@ -213,6 +213,39 @@ def ensemble_curves(rows: dict[str, dict]):
     return figure
 
 
+def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
+    """Notebook 09's curves, one thin line per seed and a colour per stage: validation accuracy
+    over the first epochs (how fast each stage converges) and validation cross-entropy above its
+    own minimum over the whole run (how far it climbed after the best epoch: overfitting).
+
+    runs: stage -> its finished runs (mnist_lab.sweep.all_stage_seeds).
+    """
+    figure, (speed_ax, rise_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colours = dict(zip(runs, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    for stage, stage_runs in runs.items():
+        for number, run in enumerate(r for r in stage_runs if r.history):
+            epochs = [record["epoch"] for record in run.history]
+            accuracy = [100 * record["val_accuracy"] for record in run.history]
+            loss = [record.get("val_cross_entropy", record["val_loss"]) for record in run.history]
+            label = stage if number == 0 else None
+            style = dict(color=colours[stage], alpha=0.7, linewidth=1)
+            speed_ax.plot(epochs[:first_epochs], accuracy[:first_epochs], "o-", markersize=3, label=label, **style)
+            rise_ax.plot(epochs, np.asarray(loss) - min(loss), label=label, **style)
+    speed_ax.set_ylabel("validation accuracy (%)")
+    speed_ax.set_title(f"convergence: the first {first_epochs} epochs", fontsize=10)
+    rise_ax.set_ylabel("validation cross-entropy above its minimum")
+    rise_ax.set_title("overfitting: how far validation loss climbed", fontsize=10)
+    for ax in (speed_ax, rise_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    handles, labels = speed_ax.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    figure.suptitle("every committed seed of every stage", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 # --- robustness (notebook 08)
 
 

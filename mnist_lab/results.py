@@ -49,6 +49,7 @@ COMPARISON_FIGURES = {
     "validation_curves": "comparison/validation_curves.png",
     "seed_strip": "comparison/seed_strip.png",
     "ensemble_curves": "comparison/ensemble_curves.png",
+    "claims_evidence": "comparison/claims_evidence.png",
 }
 # The test accuracy the seed notebook reported for its model, `cnn_bn` here (its augmentation never ran).
 SEED_REPORTED_ACCURACY = 0.9945
@@ -273,6 +274,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         ("Test accuracy over seeds", COMPARISON_FIGURES["seed_strip"]),
         ("Ensemble accuracy by number of members", COMPARISON_FIGURES["ensemble_curves"]),
         ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"]),
+        ("The seed's claims: convergence and overfitting, every seed", COMPARISON_FIGURES["claims_evidence"]),
         ("Mean corruption error per stage", ROBUSTNESS_FIGURES["mean_corruption_error"]),
         ("Accuracy on rotated, shifted and zoomed digits", ROBUSTNESS_FIGURES["curves"]),
         ("The robustness suite", ROBUSTNESS_FIGURES["gallery"]),

@@ -31,7 +31,7 @@ from mnist_lab.profiles import PROFILES, check_profile, reports_root
 from mnist_lab.results import update_readme, write_reports_readme
 from mnist_lab.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable
 from mnist_lab.selection import BASE_STAGE, SELECTION_DIR
-from mnist_lab.sweep import PRECISION_DIR, SEEDS_DIR
+from mnist_lab.sweep import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 COMPARISON_NOTEBOOK = f"{len(STAGES) + 1:02d}_comparison"  # after the last stage's notebook
@@ -113,11 +113,12 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
         )
         inputs["robustness"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in stored}
     if NOTEBOOKS[name] == "comparison":  # redone when any seed's results change
-        # the seed sweep, and the sweeps in another precision
+        # the seed sweep, the sweeps in another precision, and the ablations the claims judge
         seeds = sorted(
             [
                 *(reports / SEEDS_DIR).glob("*/seed_*/metrics.json"),
                 *(reports / PRECISION_DIR).glob("*/*/seed_*/metrics.json"),
+                *(reports / ABLATION_DIR).glob("*/*/seed_*/metrics.json"),
             ]
         )
         inputs["seeds"] = {str(path.parent.relative_to(reports)): sha256_files([path]) for path in seeds}

@@ -30,9 +30,11 @@ ABLATION_DIR = "ablation"
 # constant_lr: the seed's ReduceLROnPlateau removed (Adam at 1e-3 throughout), for claim 6 of its notes.
 ABLATIONS: dict[str, dict] = {"constant_lr": {"lr_schedule": "constant"}}
 STAGE_RUN_SEED = TrainConfig.seed  # the stage notebook's run, reports/STAGE/, is this seed
-# Seeds each profile's sweep adds to the stage run. Quick: one more, trained by the comparison
-# notebook itself (seconds); full: `make seeds` trains them (hours), the notebook only reads them.
+# Seeds each profile's sweep adds to the stage run. Quick: one more of the two cheapest stages,
+# trained by the comparison notebook itself (seconds: enough for one step's verdict over seeds);
+# full: `make seeds` trains them for every stage (hours), the notebook only reads them.
 SWEEP_SEEDS = {"full": (0, 1, 2, 3), "quick": (0,)}
+QUICK_SWEEP_STAGES = ("dnn", "cnn")
 # Every planned seed: the stage run's and the sweep's (full: 5, quick: 2). An ensemble averages a stage's
 # seeds, and a target for its mean is judged, only once it has this many.
 ENSEMBLE_MIN_SEEDS = {profile: 1 + len(seeds) for profile, seeds in SWEEP_SEEDS.items()}

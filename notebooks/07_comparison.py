@@ -57,8 +57,9 @@ runs = cells.comparison(profile, reports_dir, out_dir)
 # Beside the interval: how often a run of the later stage beats one of the earlier stage, over
 # all pairs of seeds. The per-image McNemar lines above compare the two seed-42 runs only.
 #
-# With the quick profile this notebook first trains one extra seed per stage itself (about a
-# minute); with the full profile it only reads the committed sweep.
+# With the quick profile this notebook first trains one extra seed of the two cheapest stages
+# itself (seconds; `mnist_lab.sweep.QUICK_SWEEP_STAGES`); with the full profile it only reads
+# the committed sweep.
 
 # %% tags=["nbval-ignore-output"]
 cells.train_quick_seeds(profile, reports_dir)
@@ -103,3 +104,22 @@ cells.selection_answer(seed_runs, ensembles, profile, reports_dir)
 
 # %% tags=["nbval-ignore-output"]
 cells.precision_check(profile, reports_dir)
+
+# %% [markdown]
+# ## The seed's claims, checked
+#
+# The seed's notes credit each ingredient with more than accuracy: the dense network
+# overfits, BatchNorm stabilises and speeds up training, augmentation makes the model more
+# robust, the plateau schedule fine-tunes the late epochs, early stopping prevents
+# overfitting. `mnist_lab.claims` turns each claim into a measurable prediction with a rule
+# fixed before the comparison was computed, and judges it on every committed seed: the claim
+# is **supported** or **contradicted** when the 95% interval of the effect excludes zero, and
+# **not detectable with these seeds** when it does not (the interval bounds the effect).
+# `docs/findings.md` says what each verdict means in words.
+#
+# The curves show the evidence behind the convergence and overfitting verdicts: each seed's
+# validation accuracy over its first epochs, and how far its validation loss climbed above
+# its own minimum.
+
+# %% tags=["nbval-ignore-output"]
+claims = cells.claims(seed_runs, profile, reports_dir, out_dir)
