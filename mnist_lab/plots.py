@@ -241,7 +241,7 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
         ax.grid(alpha=0.3)
     handles, labels = speed_ax.get_legend_handles_labels()
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    figure.suptitle("every committed seed of every stage", fontsize=10)
+    figure.suptitle("every seed of every stage", fontsize=10)
     figure.tight_layout()
     return figure
 
