@@ -53,10 +53,12 @@ def confusion_matrix(matrix, title: str = "confusion matrix (test set)"):
     shown = matrix.astype(float)
     np.fill_diagonal(shown, np.nan)  # the diagonal dwarfs the errors; print it, colour the errors
     image = ax.imshow(shown, cmap="Reds")
+    darkest = np.nanmax(shown) if np.isfinite(shown).any() else 0
     for true in range(10):
         for predicted in range(10):
             value = matrix[true, predicted]
             if value:
+                dark = true != predicted and value > darkest / 2  # white reads on the dark half of the scale
                 ax.text(
                     predicted,
                     true,
@@ -64,14 +66,16 @@ def confusion_matrix(matrix, title: str = "confusion matrix (test set)"):
                     ha="center",
                     va="center",
                     fontsize=7,
-                    color="black" if true != predicted else "navy",
+                    color="navy" if true == predicted else "white" if dark else "black",
                 )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     ax.set_title(title)
-    figure.colorbar(image, ax=ax, fraction=0.046, label="errors")
+    bar = figure.colorbar(image, ax=ax, fraction=0.046, label="errors")
+    bar.locator = MaxNLocator(integer=True)  # errors are counts: no 0.5 ticks
+    bar.update_ticks()
     figure.tight_layout()
     return figure
 
@@ -121,6 +125,8 @@ def accuracy_by_stage(rows: list[dict], reference: tuple[float, str] | None = No
         ax.axhline(100 * reference[0], color="darkorange", linestyle="--", linewidth=1, label=reference[1])
         ax.legend(fontsize=8, loc="upper left")
     ax.set_ylim(min(accuracies) - 0.5, 100)
+    ax.tick_params(axis="x", labelrotation=20)  # long stage names would overlap
+    plt.setp(ax.get_xticklabels(), ha="right")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("test accuracy per stage (10,000 test images, 95% intervals)")
     figure.tight_layout()

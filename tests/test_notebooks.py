@@ -187,14 +187,15 @@ def test_a_stage_report_is_stale_when_the_previous_stage_has_new_results(tmp_pat
     assert "previous_stage" not in runner.fingerprint("01_dnn", "full", reports)  # the first stage has none
 
 
-def test_the_comparison_is_stale_when_a_seed_or_another_precision_lands(tmp_path):
+def test_the_comparison_is_stale_when_a_seed_another_precision_or_an_ablation_lands(tmp_path):
     reports = tmp_path / "reports"
     seen = {str(runner.fingerprint(runner.COMPARISON_NOTEBOOK, "full", reports))}
-    for folder in ("seeds/cnn_bn/seed_0", "precision/mixed_bfloat16/cnn_bn/seed_42"):
+    folders = ("seeds/cnn_bn/seed_0", "precision/mixed_bfloat16/cnn_bn/seed_42", "ablation/constant_lr/cnn_bn/seed_0")
+    for folder in folders:
         (reports / folder).mkdir(parents=True)
         (reports / folder / "metrics.json").write_text('{"test_accuracy": 0.99}')
         seen.add(str(runner.fingerprint(runner.COMPARISON_NOTEBOOK, "full", reports)))
-    assert len(seen) == 3
+    assert len(seen) == 1 + len(folders)
 
 
 def test_a_finished_selection_candidate_redoes_notebook_05_and_the_comparison_only(tmp_path):

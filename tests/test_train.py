@@ -252,3 +252,26 @@ def test_an_unwritable_output_folder_is_reported_before_anything_starts(tmp_path
         target = locked / "run"
     with pytest.raises(ConfigError, match=f"cannot write to the output folder {target}"):
         run_stage(TrainConfig(epochs=1, **QUICK), target, data_path=tmp_path / "no_data_needed", verbose=0)
+
+
+def test_the_last_epochs_accuracy_is_measured_on_its_own_weights(tmp_path, small_splits, monkeypatch):
+    from mnist_lab import train
+
+    model = compile_model(STAGES["dnn"](), TrainConfig())
+    few = Splits(
+        *(getattr(small_splits, k) for k in ("x_train", "y_train", "x_val", "y_val")),
+        *(getattr(small_splits, k)[:200] for k in ("x_test", "y_test")),
+    )
+    kept = model.predict(few.x_test, verbose=0)
+    checkpoint = tmp_path / "checkpoint.npz"
+    np.savez(checkpoint, **{f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)})
+    monkeypatch.setattr(train, "predict", lambda *a, **k: pytest.fail("the same weights need no second pass"))
+    same = train.last_epoch_metrics(model, checkpoint, few, kept)
+    assert same["last_epoch_test_errors"] == int((kept.argmax(1) != few.y_test.argmax(1)).sum())
+
+    monkeypatch.undo()  # other weights in the checkpoint: predicted with them, and the kept ones come back
+    np.savez(checkpoint, **{f"model_{i}": np.zeros_like(v) for i, v in enumerate(model.variables)})
+    before = [np.asarray(v).copy() for v in model.variables]
+    other = train.last_epoch_metrics(model, checkpoint, few, kept)
+    assert other["last_epoch_test_errors"] == int((few.y_test.argmax(1) != 0).sum())  # zero weights: all ties, class 0
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, model.variables, strict=True))
