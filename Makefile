@@ -120,7 +120,7 @@ reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROF
 	@$(MAKE) --no-print-directory $(foreach n,$(NOTEBOOKS),$(call report_of,$(n)))
 	@echo "reports: $(REPORTS)/README.md"
 
-reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports-quick/ (a few minutes)
+reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports-quick/ (the pipeline check)
 	@$(MAKE) --no-print-directory reproduce PROFILE=quick
 
 $(NOTEBOOKS): ## (each notebook by name, e.g. make 02_cnn [PROFILE=quick] [FORCE=1])

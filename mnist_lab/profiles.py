@@ -12,7 +12,7 @@ from mnist_lab.models import get_stage
 
 PROFILES: dict[str, dict] = {
     "full": {},  # the seed's protocol, unchanged
-    "quick": {"epochs": 2, "subset": 2000},  # the whole pipeline in a few minutes on 2 CPU cores
+    "quick": {"epochs": 2, "subset": 2000},  # the whole pipeline, small: a check, not a result
 }
 REPORT_DIRS = {"full": "reports", "quick": "reports-quick"}
 
