@@ -286,9 +286,8 @@ def seed_runs(profile: str, reports_dir=None) -> dict:
     runs = all_stage_seeds(root, profile)
     width = max(map(len, runs), default=0)
     for stage, stage_runs in runs.items():
-        print(
-            f"{stage:<{width}}  {len(stage_runs)} seed{'s' if len(stage_runs) > 1 else ''}: {', '.join(str(run.seed) for run in stage_runs)}"
-        )
+        seeds = ", ".join(str(run.seed) for run in stage_runs)
+        print(f"{stage:<{width}}  {len(stage_runs)} seed{'s' if len(stage_runs) > 1 else ''}: {seeds}")
     return runs
 
 
