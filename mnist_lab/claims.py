@@ -50,7 +50,7 @@ SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE = (
 # --- measures of one run
 
 
-def _val_cross_entropy(record: dict) -> float:
+def val_cross_entropy(record: dict) -> float:
     return record.get("val_cross_entropy", record["val_loss"])  # runs before the metric: val_loss
 
 
@@ -60,7 +60,7 @@ def overfitting_gap(run: Run) -> float:
 
 
 def loss_rise(run: Run) -> float:
-    values = [_val_cross_entropy(record) for record in run.history]
+    values = [val_cross_entropy(record) for record in run.history]
     return values[-1] - min(values)
 
 

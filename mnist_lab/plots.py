@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from mnist_lab.claims import val_cross_entropy
 from mnist_lab.files import atomic_path
 from mnist_lab.run_dir import best_epoch, learning_rate_cuts
 
@@ -220,7 +221,7 @@ def ensemble_curves(rows: dict[str, dict]):
 
 
 def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
-    """Notebook 09's curves, one thin line per seed and a colour per stage: validation accuracy
+    """Notebook 07's claims curves, one thin line per seed and a colour per stage: validation accuracy
     over the first epochs (how fast each stage converges) and validation cross-entropy above its
     own minimum over the whole run (how far it climbed after the best epoch: overfitting).
 
@@ -232,7 +233,7 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
         for number, run in enumerate(r for r in stage_runs if r.history):
             epochs = [record["epoch"] for record in run.history]
             accuracy = [100 * record["val_accuracy"] for record in run.history]
-            loss = [record.get("val_cross_entropy", record["val_loss"]) for record in run.history]
+            loss = [val_cross_entropy(record) for record in run.history]
             label = stage if number == 0 else None
             style = dict(color=colours[stage], alpha=0.7, linewidth=1)
             speed_ax.plot(epochs[:first_epochs], accuracy[:first_epochs], "o-", markersize=3, label=label, **style)

@@ -11,8 +11,8 @@ The sets (`suite_sets()`):
 Why subsets: every run evaluates the suite at its end, within 5% of a full-protocol run's wall
 time. That is 15 x 5,000 + 24 x 1,000 = 99,000 images (about 15 TFLOP for a convolutional
 model), against 20 epochs of a conv stage (about 3.4 million forward-pass equivalents).
-On 2 CPU cores inference runs barely faster per image than training, and all 10,000 for the
-corruptions alone would pass the budget (benchmarks/robustness_cost.py measures the share).
+The first version (all 10,000 for the corruptions, 2,000 for the sweeps) had twice the images,
+so twice the share benchmarks/robustness_cost.py measures: no margin left under the budget.
 On 5,000 digits a corruption's accuracy has a standard error of 0.3 points at 95% (0.7 at worst).
 
 Every image is drawn from its own Generator, seeded by (SUITE_SEED, the set's name, the image's
