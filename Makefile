@@ -20,7 +20,7 @@ TRAIN_ARGS := --stage $(STAGE) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SUBSET)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Reports: PROFILE=full (the seed's protocol, reports/) or PROFILE=quick (reports-quick/).
-# The profiles' settings live in mnist_lab/config.py (PROFILES, REPORT_DIRS) and nowhere else.
+# The profiles' settings live in mnist_lab/orchestration/profiles.py (PROFILES, REPORT_DIRS) and nowhere else.
 PROFILE ?= full
 REPORTS_full := reports
 REPORTS_quick := reports-quick
@@ -38,7 +38,7 @@ STAGE_NOTEBOOKS := $(filter-out 00_data %_comparison %_robustness,$(NOTEBOOKS))
 STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
 COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
 ROBUSTNESS := $(call report_of,$(filter %_robustness,$(NOTEBOOKS)))
-PACKAGE_SOURCES := $(wildcard mnist_lab/*.py)
+PACKAGE_SOURCES := $(wildcard mnist_lab/*.py mnist_lab/*/*.py)
 
 .PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels clean reproduce reproduce-quick $(NOTEBOOKS)
 
@@ -145,7 +145,7 @@ $(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.jso
 # The robustness report (and the README lines the comparison writes) read every run's robustness.json.
 $(ROBUSTNESS): $(STAGE_REPORTS) $(COMPARISON)
 $(COMPARISON) $(ROBUSTNESS): $(wildcard $(REPORTS)/*/robustness.json $(REPORTS)/seeds/*/seed_*/robustness.json)
-# Notebook 05 records the longer-budget selection (mnist_lab.selection, BASE_STAGE), and the
+# Notebook 05 records the longer-budget selection (mnist_lab.orchestration.selection, BASE_STAGE), and the
 # comparison and the README judge its choice: a newly finished candidate redoes both.
 $(call report_of,$(filter %_cnn_bn_aug,$(NOTEBOOKS))) $(COMPARISON): $(wildcard $(REPORTS)/selection/*/metrics.json)
 # A stage notebook compares itself with the stage before it, so a newer result there redoes

@@ -2,7 +2,7 @@
 
     original            the training digits as they are (the test digits look like these)
     seed                ImageDataGenerator(...).random_transform: what the seed meant to use
-    ours                mnist_lab.pipeline.seed_augmentation: one affine warp per image
+    ours                mnist_lab.core.pipeline.seed_augmentation: one affine warp per image
     three_layers        Keras RandomRotation -> RandomZoom -> RandomTranslation, same ranges:
                         the same draws, but three bilinear resamplings
 
@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 from keras import Sequential, layers  # noqa: E402
 from tensorflow.keras.preprocessing.image import ImageDataGenerator  # noqa: E402  (the seed's import)
 
-from mnist_lab.config import TrainConfig  # noqa: E402
-from mnist_lab.data import fetch_mnist  # noqa: E402
-from mnist_lab.pipeline import seed_augmentation  # noqa: E402
+from mnist_lab.core.config import TrainConfig  # noqa: E402
+from mnist_lab.core.data import fetch_mnist  # noqa: E402
+from mnist_lab.core.pipeline import seed_augmentation  # noqa: E402
 
 
 def gradient_energy(images: np.ndarray) -> float:

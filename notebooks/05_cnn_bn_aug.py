@@ -23,7 +23,7 @@
 # Here it runs. It is the same model as `cnn_bn`, and every training batch is transformed
 # on the fly: rotation up to ±10°, zoom up to ±10% on each axis, shifts up to ±10% of the
 # width and height, with edge pixels repeated (`nearest`) as in `ImageDataGenerator`.
-# `ImageDataGenerator` is deprecated in Keras 3, so `mnist_lab.pipeline` does its work
+# `ImageDataGenerator` is deprecated in Keras 3, so `mnist_lab.core.pipeline` does its work
 # inside the `tf.data` pipeline, on whole batches, in parallel with training: for each
 # image it draws the rotation, zooms and shifts as `ImageDataGenerator` does, composes them
 # into one affine matrix and resamples the image once. Given the same draws, its images
@@ -45,7 +45,7 @@
 
 # %% tags=["parameters"]
 stage = "cnn_bn_aug"
-profile = "full"  # "full": the seed's protocol; "quick": mnist_lab.config.PROFILES["quick"]
+profile = "full"  # "full": the seed's protocol; "quick": mnist_lab.core.config.PROFILES["quick"]
 epochs = None  # None: the profile's value (full: up to 20, EarlyStopping may end sooner)
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)
@@ -55,7 +55,7 @@ reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+from mnist_lab.orchestration import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
 config, run_dir = cells.setup(
@@ -160,7 +160,7 @@ cells.budget_evidence(result, profile, reports_dir)
 # %% [markdown]
 # ## A longer budget, chosen on the validation split
 #
-# Each candidate of `mnist_lab/selection.py` trains this model once (seed 42) with more
+# Each candidate of `mnist_lab/orchestration/selection.py` trains this model once (seed 42) with more
 # epochs, a learning rate that decays every epoch, or callbacks that watch the validation
 # cross-entropy instead of `val_loss` (`make select`, hours; resumable). The candidates never
 # evaluate the test set, and the rule that picks one was written down before any of them ran.

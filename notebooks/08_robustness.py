@@ -20,14 +20,14 @@
 # credit augmentation with "improved robustness and generalization", and robustness is
 # measured off the clean test set: on digits that are rotated, shifted, scaled, sheared, noisy,
 # blurred or overwritten. This notebook trains and evaluates nothing. Every run evaluates the
-# suite once at the end of its training (`mnist_lab.robustness`), and `mnist-lab robustness
+# suite once at the end of its training (`mnist_lab.core.robustness`), and `mnist-lab robustness
 # RUN_DIR` evaluates a finished run that has none. This notebook reads what the runs stored.
 #
 # The suite has two parts:
 #
 # - **MNIST-C's 15 corruptions** (Mu and Gilmer, 2019), each applied to a fixed stratified
 #   5,000 of the test digits at the severity of the published dataset. They are regenerated
-#   here from the published definitions (`mnist_lab.corruptions`), not taken from the
+#   here from the published definitions (`mnist_lab.core.corruptions`), not taken from the
 #   published images, which cannot be fetched from where this repository is built.
 # - **Sweeps of the seed's own augmentation transforms, past its ranges**: rotation, shift and
 #   zoom, on a fixed stratified subset of the test digits.
@@ -40,7 +40,7 @@ reports_dir = None  # None: the profile's folder
 out_dir = None  # where the figures go (None: reports_dir/robustness/)
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab import cells  # noqa: E402
+from mnist_lab.orchestration import cells  # noqa: E402
 
 # %% [markdown]
 # ## The suite on ten test digits

@@ -4,7 +4,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 import pytest
 
-from mnist_lab.data import fetch_mnist, make_splits
+from mnist_lab.core.data import fetch_mnist, make_splits
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +29,8 @@ def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, hist
     as 7 -> 1, without training anything. `config` overrides TrainConfig fields (e.g. seed)."""
     import numpy as np
 
-    from mnist_lab.files import write_json
-    from mnist_lab.run_dir import write_probabilities
+    from mnist_lab.core.files import write_json
+    from mnist_lab.core.run_dir import write_probabilities
 
     wrong = list(range(errors)) if wrong is None else wrong
     matrix = np.diag([1000] * 10)

@@ -39,8 +39,8 @@ GOLDEN_RUNS = {"dnn": TINY, "cnn_bn_aug": TINY, "cnn_bn_aug_long": TINY}
 def golden_values(stage: str, work_dir: Path) -> dict:
     import keras
 
-    from mnist_lab.profiles import resolve_config
-    from mnist_lab.train import run_stage
+    from mnist_lab.core.train import run_stage
+    from mnist_lab.orchestration.profiles import resolve_config
 
     run = run_stage(resolve_config(stage, "full", **GOLDEN_RUNS[stage]), work_dir, verbose=0, reuse=False)
     weights = keras.models.load_model(work_dir / "model.keras").get_weights()
@@ -57,9 +57,9 @@ def golden_values(stage: str, work_dir: Path) -> dict:
 
 def structure(stage: str) -> dict:
     """What fixes `stage`'s computation before training (the module docstring lists it), as JSON."""
-    from mnist_lab.models import get_stage
-    from mnist_lab.profiles import resolve_config
-    from mnist_lab.train import compile_model, dtype_policy, training_callbacks
+    from mnist_lab.core.models import get_stage
+    from mnist_lab.core.train import compile_model, dtype_policy, training_callbacks
+    from mnist_lab.orchestration.profiles import resolve_config
 
     config = resolve_config(stage, "full")
     with dtype_policy(config.precision):
@@ -109,14 +109,14 @@ def first_difference(got, want, path: str = "") -> str | None:
 
 
 def all_structures() -> dict:
-    from mnist_lab.models import STAGES
+    from mnist_lab.core.models import STAGES
 
     return {stage: structure(stage) for stage in STAGES}
 
 
 def cpu_key() -> str:
     """This CPU's model and features: 'Intel(R) Xeon(R) Processor (avx2, avx512f, ..., amx_tile)'."""
-    from mnist_lab.provenance import cpu
+    from mnist_lab.core.provenance import cpu
 
     info = cpu()
     return f"{info['model']} ({', '.join(info['features'])})"
@@ -133,7 +133,7 @@ def all_run_values(stages=GOLDEN_RUNS) -> dict:
 
 
 def all_golden_values() -> dict:
-    from mnist_lab.train import TRAINING_VERSION
+    from mnist_lab.core.train import TRAINING_VERSION
 
     return {"training_version": TRAINING_VERSION, "structures": all_structures(), "runs": all_run_values()}
 
@@ -160,7 +160,7 @@ if __name__ == "__main__":
         if golden["training_version"] == values["training_version"]:
             sys.exit(
                 f"{GOLDEN_PATH} already holds training version {values['training_version']}: bump "
-                "mnist_lab.train.TRAINING_VERSION first (a change of what training computes), or use "
+                "mnist_lab.core.train.TRAINING_VERSION first (a change of what training computes), or use "
                 "--write-cpu (this CPU's rounding) or --add-stages (a new stage)"
             )
         GOLDEN_PATH.write_text(json.dumps(values, indent=2) + "\n")

@@ -3,7 +3,7 @@ suite_hashes.json): the SHA-256 of the first PREFIX images of every set, at the 
 recorded beside them. Every image draws from its own seed, so a prefix changes whenever the set does.
 
     python tests/suite_hashes.py           print the hashes of the code as it is
-    python tests/suite_hashes.py --write   store them (after bumping mnist_lab.robustness.SUITE_VERSION)
+    python tests/suite_hashes.py --write   store them (after bumping mnist_lab.core.robustness.SUITE_VERSION)
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def library_versions() -> dict:
 
 
 def suite_hashes() -> dict:
-    from mnist_lab.data import fetch_mnist
-    from mnist_lab.robustness import SUITE_VERSION, build_images, set_indices, suite_sets
+    from mnist_lab.core.data import fetch_mnist
+    from mnist_lab.core.robustness import SUITE_VERSION, build_images, set_indices, suite_sets
 
     (_, _), (images, labels) = fetch_mnist().as_keras_tuple()
     sets = {

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_lab.config import TrainConfig
-from mnist_lab.models import STAGES
-from mnist_lab.pipeline import affine_matrices, array_augment, warp
+from mnist_lab.core.config import TrainConfig
+from mnist_lab.core.models import STAGES
+from mnist_lab.core.pipeline import affine_matrices, array_augment, warp
 
 # Run in a fresh interpreter with the JAX backend, where importing TensorFlow fails as it would
 # on a machine that has none.
@@ -34,7 +34,7 @@ def run_jax(code: str, tmp_path) -> subprocess.CompletedProcess:
 def test_every_stage_trains_under_jax_without_tensorflow(stage, tmp_path):
     out = tmp_path / "run"
     done = run_jax(
-        f"from mnist_lab.cli import main; sys.exit(main(['train', '--stage', '{stage}', '--subset', "
+        f"from mnist_lab.orchestration.cli import main; sys.exit(main(['train', '--stage', '{stage}', '--subset', "
         f"'200', '--epochs', '1', '--out', r'{out}']))",
         tmp_path,
     )
@@ -60,7 +60,7 @@ def test_the_jax_warp_equals_the_tensorflow_warp(tmp_path):
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "matrices.npy", matrices)
     done = run_jax(  # the compiled warp that array_augment uses under JAX
-        "import keras, numpy as np; from mnist_lab.pipeline import array_warp; "
+        "import keras, numpy as np; from mnist_lab.core.pipeline import array_warp; "
         "out = array_warp()(np.load('images.npy'), np.load('matrices.npy')); "
         "np.save('jax.npy', keras.ops.convert_to_numpy(out))",
         tmp_path,
@@ -84,8 +84,8 @@ def test_array_augment_draws_per_batch_and_repeats_for_the_same_draws():
 RESUME_UNDER_JAX = """
 import json, keras
 from pathlib import Path
-from mnist_lab.config import TrainConfig
-from mnist_lab.train import run_stage
+from mnist_lab.core.config import TrainConfig
+from mnist_lab.core.train import run_stage
 
 class Stop(Exception):
     pass

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab import claims
-from mnist_lab.run_dir import Run
+from mnist_lab.core.run_dir import Run
+from mnist_lab.orchestration import claims
 
 
 def run(val_accuracy, accuracy=None, val_ce=None, epochs=20, seed=0, test=0.99, **metrics):

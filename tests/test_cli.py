@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from mnist_lab.cli import main
-from mnist_lab.profiles import resolve_config
-from mnist_lab.run_dir import FolderLock
+from mnist_lab.core.run_dir import FolderLock
+from mnist_lab.orchestration.cli import main
+from mnist_lab.orchestration.profiles import resolve_config
 
 
 def test_stages_lists_every_stage(capsys):
@@ -41,7 +41,7 @@ def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments
     # A fresh interpreter, so we can see that neither TensorFlow nor the data were touched;
     # $MNIST_LAB_DATA points nowhere, so loading data would fail with another message.
     probe = (
-        "import sys; from mnist_lab.cli import main; code = main(sys.argv[1:]); "
+        "import sys; from mnist_lab.orchestration.cli import main; code = main(sys.argv[1:]); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(code)"
     )
     done = subprocess.run(
@@ -79,7 +79,7 @@ def test_train_command_runs_a_stage(tmp_path, capsys):
 
 def cli(*argv, **popen):
     return subprocess.Popen(
-        [sys.executable, "-m", "mnist_lab.cli", *argv],
+        [sys.executable, "-m", "mnist_lab", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -122,7 +122,7 @@ def test_an_interrupted_run_says_so_in_one_line_and_resumes(tmp_path, signum):
         "run the same command again to resume"
     ]
     assert not (out / "metrics.json").exists()
-    done = subprocess.run([sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "mnist_lab", *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] >= 1
 
@@ -134,9 +134,7 @@ def test_a_second_run_into_the_same_folder_stops_at_once(tmp_path):
     first = cli(*args)
     try:
         wait_for(out / ".partial" / "checkpoint.npz", first)
-        second = subprocess.run(
-            [sys.executable, "-m", "mnist_lab.cli", *args], capture_output=True, text=True, timeout=120
-        )
+        second = subprocess.run([sys.executable, "-m", "mnist_lab", *args], capture_output=True, text=True, timeout=120)
         assert second.returncode == 2
         assert package_errors(second.stderr) == [
             f"mnist-lab train: error: another run (PID {first.pid}) is using "
@@ -150,8 +148,8 @@ def test_a_second_run_into_the_same_folder_stops_at_once(tmp_path):
 
 
 def test_a_tweak_is_refused_in_the_reports_and_goes_to_runs(capsys):
-    from mnist_lab.placement import run_dir_for, scratch_dir
-    from mnist_lab.profiles import reports_root
+    from mnist_lab.orchestration.placement import run_dir_for, scratch_dir
+    from mnist_lab.orchestration.profiles import reports_root
 
     assert main(["train", "--stage", "dnn", "--epochs", "1", "--out", "reports/dnn"]) == 2
     error = capsys.readouterr().err
@@ -187,7 +185,7 @@ def test_damaged_probabilities_name_the_file(tmp_path):
     import numpy as np
     from conftest import fake_run
 
-    from mnist_lab.run_dir import DamagedRun, load_run
+    from mnist_lab.core.run_dir import DamagedRun, load_run
 
     run = fake_run(tmp_path / "run", "cnn", 0.99, 100, probabilities=np.full((10, 10), 0.1))
     (run / "test_probabilities.npz").write_bytes(b"PK\x03\x04 not a zip")
@@ -198,7 +196,7 @@ def test_damaged_probabilities_name_the_file(tmp_path):
 def test_a_full_disk_while_publishing_is_one_line_and_keeps_nothing_half_written(tmp_path, capsys, monkeypatch):
     import errno
 
-    from mnist_lab import train
+    from mnist_lab.core import train
 
     out = tmp_path / "run"
 

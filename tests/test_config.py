@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.models import get_stage
-from mnist_lab.profiles import resolve_config
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.models import get_stage
+from mnist_lab.orchestration.profiles import resolve_config
 
 
 def test_defaults_are_the_seed_protocol():
@@ -68,7 +68,7 @@ def test_a_key_missing_from_an_older_config_takes_its_default():
 def test_a_stage_protocol_sits_between_the_defaults_and_the_profile(monkeypatch):
     import dataclasses
 
-    from mnist_lab.models import STAGES
+    from mnist_lab.core.models import STAGES
 
     longer = dataclasses.replace(STAGES["cnn_bn_aug"], name="longer", protocol={"epochs": 40, "lr_schedule": "cosine"})
     monkeypatch.setitem(STAGES, "longer", longer)

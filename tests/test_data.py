@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from mnist_lab import data
-from mnist_lab.data import MnistDataError, fetch_mnist, make_splits, to_idx_bytes
+from mnist_lab.core import data
+from mnist_lab.core.data import MnistDataError, fetch_mnist, make_splits, to_idx_bytes
 
 
 def test_load_mnist_has_keras_contract(mnist):

@@ -1,5 +1,5 @@
 """What training computes, pinned: a change that alters any run's numbers must bump
-mnist_lab.train.TRAINING_VERSION (which retrains every stage), or be undone.
+mnist_lab.core.train.TRAINING_VERSION (which retrains every stage), or be undone.
 
 The reference values are in golden_training.json (`python tests/golden.py --write` after an
 intended change and a version bump). The tolerance survives another CPU's float rounding in one
@@ -21,11 +21,11 @@ from golden import (
     structure,
 )
 
-from mnist_lab.models import STAGES
-from mnist_lab.train import TRAINING_VERSION
+from mnist_lab.core.models import STAGES
+from mnist_lab.core.train import TRAINING_VERSION
 
 MESSAGE = (
-    "training results changed: bump the training version (mnist_lab.train.TRAINING_VERSION; this "
+    "training results changed: bump the training version (mnist_lab.core.train.TRAINING_VERSION; this "
     "retrains every stage) and run `python tests/golden.py --write`, or undo the change. If the "
     "code is unchanged and only this CPU differs (check on a CPU that passes), record its own "
     "values: `python tests/golden.py --write-cpu`"

@@ -1,7 +1,7 @@
 import pytest
 
-from mnist_lab.config import ConfigError
-from mnist_lab.models import STAGES, get_stage
+from mnist_lab.core.config import ConfigError
+from mnist_lab.core.models import STAGES, get_stage
 
 CONV_LADDER = {
     # The seed's backbone: two 64-filter then two 128-filter 3x3 convs, each block pooled.

@@ -9,11 +9,11 @@ import jupytext
 import nbformat
 import pytest
 
-from mnist_lab import runner
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.files import PROJECT_ROOT
-from mnist_lab.models import STAGES
-from mnist_lab.profiles import PROFILES, REPORT_DIRS
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.files import PROJECT_ROOT
+from mnist_lab.core.models import STAGES
+from mnist_lab.orchestration import runner
+from mnist_lab.orchestration.profiles import PROFILES, REPORT_DIRS
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NBVAL_DIR = PROJECT_ROOT / "tests" / "nbval"
@@ -62,7 +62,7 @@ def calls_cells_only(statement: ast.stmt) -> bool:
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.py")), ids=lambda p: p.stem)
 def test_notebooks_only_call_the_package(path):
-    """No logic in notebooks: code cells are parameters, one import, and calls into mnist_lab.cells."""
+    """No logic in notebooks: code cells are parameters, one import, and calls into mnist_lab.orchestration.cells."""
     notebook = jupytext.read(path)
     assert any(cell.cell_type == "markdown" for cell in notebook.cells)
     for cell in code_cells(notebook):
@@ -239,7 +239,7 @@ def test_an_interrupted_notebook_stops_its_kernel_and_publishes_nothing(fake_not
 
 
 def test_two_runners_on_one_report_do_not_collide(fake_notebooks):
-    from mnist_lab.run_dir import FolderLock, RunBusy
+    from mnist_lab.core.run_dir import FolderLock, RunBusy
 
     with FolderLock(fake_notebooks / "dnn"):  # another runner holds this report
         with pytest.raises(RunBusy, match="another run \\(PID"):
@@ -312,8 +312,8 @@ def test_a_tweaked_notebook_run_leaves_the_reports_byte_identical(tmp_path):
 
     import papermill
 
-    from mnist_lab.placement import scratch_dir
-    from mnist_lab.profiles import resolve_config
+    from mnist_lab.orchestration.placement import scratch_dir
+    from mnist_lab.orchestration.profiles import resolve_config
 
     def snapshot():
         return {

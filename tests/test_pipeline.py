@@ -1,7 +1,7 @@
 import numpy as np
 
-from mnist_lab.config import TrainConfig
-from mnist_lab.pipeline import affine_matrices, make_dataset, seed_augmentation, warp
+from mnist_lab.core.config import TrainConfig
+from mnist_lab.core.pipeline import affine_matrices, make_dataset, seed_augmentation, warp
 
 augment = seed_augmentation(TrainConfig())
 

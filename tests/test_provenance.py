@@ -1,6 +1,6 @@
 """How a run's recorded environment is named in the reports."""
 
-from mnist_lab.provenance import backend_label, machine_label, trained_in
+from mnist_lab.core.provenance import backend_label, machine_label, trained_in
 
 NEW_RUN = {
     "device": "CPU (2 cores)",

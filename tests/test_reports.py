@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import fake_run
 
-from mnist_lab.data import fetch_mnist
-from mnist_lab.files import PROJECT_ROOT
-from mnist_lab.models import STAGES
-from mnist_lab.profiles import reports_root
-from mnist_lab.results import (
+from mnist_lab.core.data import fetch_mnist
+from mnist_lab.core.files import PROJECT_ROOT
+from mnist_lab.core.models import STAGES
+from mnist_lab.orchestration.profiles import reports_root
+from mnist_lab.orchestration.results import (
     README_BEGIN,
     README_END,
     accuracy_changes,
@@ -22,7 +22,7 @@ from mnist_lab.results import (
     update_readme,
     write_reports_readme,
 )
-from mnist_lab.stats import changed_errors, mcnemar_p
+from mnist_lab.orchestration.stats import changed_errors, mcnemar_p
 
 REPORTS = reports_root("full")
 MODEL_BUDGET_BYTES = 40 * 1024 * 1024  # all committed model files together

@@ -1,5 +1,5 @@
 """The robustness suite: each corruption on known inputs, the suite's images pinned, and a run
-storing its results (mnist_lab.corruptions, mnist_lab.robustness)."""
+storing its results (mnist_lab.core.corruptions, mnist_lab.core.robustness)."""
 
 import json
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from suite_hashes import HASHES_PATH, library_versions, suite_hashes
 
-from mnist_lab import corruptions, robustness
-from mnist_lab.cli import main
-from mnist_lab.robustness_results import curves, stage_results, summary_rows
+from mnist_lab.core import corruptions, robustness
+from mnist_lab.orchestration.cli import main
+from mnist_lab.orchestration.robustness_results import curves, readme_lines, stage_results, summary_rows
 
 
 def rng(seed=0):
@@ -109,7 +109,7 @@ def test_the_suite_images_are_what_they_were():
     )
     assert got["suite_version"] == pinned["suite_version"] and not changed and not added, (
         f"the robustness suite's images changed ({changed + added}){libraries}: bump "
-        "mnist_lab.robustness.SUITE_VERSION (every run's results are then re-evaluated) and run "
+        "mnist_lab.core.robustness.SUITE_VERSION (every run's results are then re-evaluated) and run "
         "`python tests/suite_hashes.py --write`, or undo the change"
     )
 
@@ -155,6 +155,8 @@ def test_the_report_reads_stored_results(tmp_path):
     (run / "robustness.json").write_text(json.dumps(stored))
     rows = summary_rows(stage_results(tmp_path, "full"))
     assert rows["dnn"]["n"] == 1 and rows["dnn"]["mean_corruption"] == 0.9 and rows["dnn"]["clean"] == 0.98
+    lead = readme_lines(tmp_path, "full")[0]  # says what each figure counts: the clean and the corrupted digits
+    assert "10,000 test digits" in lead and f"{robustness.SIZES['corruption']:,} of them" in lead
     rotation = curves(rows)["rotation"]["dnn"]
     assert rotation[0] == (0, 0.9) and [level for level, _ in rotation] == [0, *robustness.ROTATIONS]
     (run / "robustness.json").write_text(json.dumps({**stored, "suite_version": 0}))

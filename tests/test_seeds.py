@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from conftest import fake_run
 
-from mnist_lab import verify
-from mnist_lab.cli import main
-from mnist_lab.config import ConfigError
-from mnist_lab.run_dir import load_run
-from mnist_lab.stats import (
+from mnist_lab.core.config import ConfigError
+from mnist_lab.core.run_dir import load_run
+from mnist_lab.orchestration import verify
+from mnist_lab.orchestration.cli import main
+from mnist_lab.orchestration.stats import (
     band_z,
     difference_interval,
     ensemble_curve,
@@ -18,7 +18,7 @@ from mnist_lab.stats import (
     seed_summary,
     verdict,
 )
-from mnist_lab.sweep import parse_seeds, run_sweep, seed_run_dir, stage_seeds
+from mnist_lab.orchestration.sweep import parse_seeds, run_sweep, seed_run_dir, stage_seeds
 
 # --- statistics, on numbers worked out by hand
 
@@ -96,7 +96,7 @@ def test_another_precision_is_a_sweep_of_its_own(tmp_path):
 
 
 def test_the_precision_check_compares_the_same_seeds_and_needs_three(tmp_path):
-    from mnist_lab.precision_check import precision_comparison, precision_markdown
+    from mnist_lab.orchestration.precision_check import precision_comparison, precision_markdown
 
     def runs(precision, accuracies, folder=""):
         return [
@@ -199,8 +199,8 @@ def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
 
 
 def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path):
-    from mnist_lab.seed_results import ensemble_line, ensemble_rows
-    from mnist_lab.sweep import all_stage_seeds
+    from mnist_lab.orchestration.seed_results import ensemble_line, ensemble_rows
+    from mnist_lab.orchestration.sweep import all_stage_seeds
 
     labels = np.arange(10_000) % 10
     rng = np.random.default_rng(0)
@@ -228,9 +228,9 @@ def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path
 
 
 def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path, monkeypatch):
-    from mnist_lab import seed_results
-    from mnist_lab.seed_results import MEAN_TARGETS, seed_rows, seed_table, target_lines
-    from mnist_lab.sweep import all_stage_seeds
+    from mnist_lab.orchestration import seed_results
+    from mnist_lab.orchestration.seed_results import MEAN_TARGETS, seed_rows, seed_table, target_lines
+    from mnist_lab.orchestration.sweep import all_stage_seeds
 
     target = MEAN_TARGETS["cnn_bn_aug"]
 
@@ -260,8 +260,8 @@ def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path, monk
 
 
 def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
-    from mnist_lab.seed_results import seed_rows, target_lines
-    from mnist_lab.sweep import all_stage_seeds
+    from mnist_lab.orchestration.seed_results import seed_rows, target_lines
+    from mnist_lab.orchestration.sweep import all_stage_seeds
 
     for seed in (42, 0):
         fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 5000, seed=seed, epochs=2, subset=2000)
@@ -272,8 +272,8 @@ def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
 def test_a_stage_gets_a_verdict_against_each_stage_it_is_also_held_against(monkeypatch):
     import dataclasses
 
-    from mnist_lab import models
-    from mnist_lab.seed_results import step_verdicts
+    from mnist_lab.core import models
+    from mnist_lab.orchestration.seed_results import step_verdicts
 
     rows = {stage: {"accuracies": [0.99, 0.991, 0.992]} for stage in ("cnn_reg", "cnn_bn", "cnn_bn_aug")}
     pairs = [(step["before"], step["after"]) for step in step_verdicts(rows)]

@@ -12,8 +12,8 @@ import re
 import jupytext
 import pytest
 
-from mnist_lab.files import PROJECT_ROOT
-from mnist_lab.results import SEED_REPORTED_ACCURACY
+from mnist_lab.core.files import PROJECT_ROOT
+from mnist_lab.orchestration.results import SEED_REPORTED_ACCURACY
 
 RESULT_NUMBER = re.compile(
     r"(?<![~\w.–-])\d+\.\d+\s?%"  # an accuracy such as 99.62% (a quoted approximation "~99.5%" is the seed's)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import without_timings
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.data import Splits, fetch_mnist
-from mnist_lab.models import STAGES
-from mnist_lab.run_dir import PARTIAL_DIR, FolderLock, RunBusy
-from mnist_lab.train import compile_model, evaluate, run_stage
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.data import Splits, fetch_mnist
+from mnist_lab.core.models import STAGES
+from mnist_lab.core.run_dir import PARTIAL_DIR, FolderLock, RunBusy
+from mnist_lab.core.train import compile_model, evaluate, run_stage
 
 QUICK = dict(stage="dnn", subset=500, batch_size=32)
 # Dropout, BatchNorm and augmentation all draw random numbers; the short patiences make the
@@ -143,7 +143,7 @@ def test_a_scheduled_run_resumes_exactly_and_follows_its_schedule(tmp_path):
 
 
 def test_cosine_schedule_reaches_zero_at_the_last_epoch():
-    from mnist_lab.train import learning_rate_callbacks
+    from mnist_lab.core.train import learning_rate_callbacks
 
     plateau, (scheduler,) = learning_rate_callbacks(TrainConfig(lr_schedule="cosine", epochs=4))
     assert plateau is None
@@ -151,7 +151,7 @@ def test_cosine_schedule_reaches_zero_at_the_last_epoch():
 
 
 def test_an_accuracy_monitor_picks_the_highest_epoch():
-    from mnist_lab.run_dir import best_epoch
+    from mnist_lab.core.run_dir import best_epoch
 
     history = [
         {"epoch": 1, "val_accuracy": 0.9},
@@ -162,7 +162,7 @@ def test_an_accuracy_monitor_picks_the_highest_epoch():
 
 
 def test_a_run_interrupted_while_publishing_publishes_without_training(tmp_path, monkeypatch):
-    import mnist_lab.train as train_module
+    import mnist_lab.core.train as train_module
 
     config, out = TrainConfig(epochs=2, **QUICK), tmp_path / "run"
     real = train_module.write_probabilities
@@ -181,7 +181,7 @@ def test_a_run_interrupted_while_publishing_publishes_without_training(tmp_path,
 
 
 def test_interrupted_run_from_another_training_version_starts_over(tmp_path, capsys, monkeypatch):
-    import mnist_lab.train as train_module
+    import mnist_lab.core.train as train_module
 
     config = TrainConfig(epochs=2, **QUICK)
     out = tmp_path / "run"
@@ -226,7 +226,7 @@ def test_finished_run_is_reused_only_with_the_same_config_and_version(tmp_path, 
     assert again.metrics == first.metrics and again.history == first.history
 
     # Another training version trains again; so does reuse=False.
-    import mnist_lab.train as train_module
+    import mnist_lab.core.train as train_module
 
     monkeypatch.setattr(train_module, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
     retrained = run_stage(TrainConfig(epochs=1, **QUICK), out, verbose=0)
@@ -255,7 +255,7 @@ def test_an_unwritable_output_folder_is_reported_before_anything_starts(tmp_path
 
 
 def test_the_last_epochs_accuracy_is_measured_on_its_own_weights(tmp_path, small_splits, monkeypatch):
-    from mnist_lab import train
+    from mnist_lab.core import train
 
     model = compile_model(STAGES["dnn"](), TrainConfig())
     few = Splits(

@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    stage: str = "cnn_bn"  # a name in mnist_lab.models.STAGES (checked there)
+    stage: str = "cnn_bn"  # a name in mnist_lab.core.models.STAGES (checked there)
     # Optimisation: Adam at Keras' default rate, categorical cross-entropy on one-hot labels.
     learning_rate: float = 1e-3
     batch_size: int = 64

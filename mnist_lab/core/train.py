@@ -2,7 +2,7 @@
 
 `run_stage(config, out_dir)` is the whole job: load verified data, split as the seed
 did, build the stage's model, fit it with the seed's callbacks, evaluate on the
-canonical test set and write the run directory (see mnist_lab.run_dir).
+canonical test set and write the run directory (see mnist_lab.core.run_dir).
 
 Every file is replaced whole, metrics.json last. Until a run finishes, its state lives
 in out_dir/.partial/checkpoint.npz, written whole after every epoch; an interrupted run
@@ -24,15 +24,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.data import Splits, fetch_mnist, make_splits
-from mnist_lab.evaluate import evaluate, predict
-from mnist_lab.files import atomic_path, write_json
-from mnist_lab.models import get_stage
-from mnist_lab.pipeline import make_dataset, seed_augmentation
-from mnist_lab.provenance import environment
-from mnist_lab.robustness import SUITE_VERSION, evaluate_run, evaluate_suite, read_results, write_results
-from mnist_lab.run_dir import (
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.data import Splits, fetch_mnist, make_splits
+from mnist_lab.core.evaluate import evaluate, predict
+from mnist_lab.core.files import atomic_path, write_json
+from mnist_lab.core.models import get_stage
+from mnist_lab.core.pipeline import make_dataset, seed_augmentation
+from mnist_lab.core.provenance import environment
+from mnist_lab.core.robustness import SUITE_VERSION, evaluate_run, evaluate_suite, read_results, write_results
+from mnist_lab.core.run_dir import (
     CHECKPOINT,
     MODEL,
     PARTIAL_DIR,
@@ -412,7 +412,7 @@ def run_stage(
         training_seconds = sum(r["seconds"] for r in history)  # includes epochs done before a resume
 
         probabilities = predict(model, splits.x_test) if evaluate_test else None
-        # The test digits corrupted and transformed (mnist_lab.robustness); a run on a subset
+        # The test digits corrupted and transformed (mnist_lab.core.robustness); a run on a subset
         # evaluates the suite's small version, so that quick runs and tests stay fast.
         (_, _), (test_images, test_labels) = loaded.as_keras_tuple()
         robustness = (

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.models import STAGES
-from mnist_lab.profiles import PROFILES, check_profile, reports_root, resolve_config
-from mnist_lab.run_dir import PARTIAL_DIR, Run, best_epoch, load_run, read_checkpoint_state
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.models import STAGES
+from mnist_lab.core.run_dir import PARTIAL_DIR, Run, best_epoch, load_run, read_checkpoint_state
+from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root, resolve_config
 
 BASE_STAGE = "cnn_bn_aug"
 SELECTION_DIR = "selection"
@@ -67,7 +67,7 @@ def setting_protocol(name: str) -> dict:
 def run_selection(profile: str = "full", reports=None, *, verbose="auto") -> dict[str, Run]:
     """Train every candidate not finished yet (validation only), one after the other."""
     check_profile(profile)
-    from mnist_lab.train import run_stage  # imports TensorFlow
+    from mnist_lab.core.train import run_stage  # imports TensorFlow
 
     reports = Path(reports or reports_root(profile))
     runs = {}

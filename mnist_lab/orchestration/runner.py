@@ -24,14 +24,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mnist_lab.config import ConfigError
-from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
-from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.profiles import PROFILES, check_profile, reports_root
-from mnist_lab.results import update_readme, write_reports_readme
-from mnist_lab.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable
-from mnist_lab.selection import BASE_STAGE, SELECTION_DIR
-from mnist_lab.sweep import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
+from mnist_lab.core.config import ConfigError
+from mnist_lab.core.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
+from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable
+from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root
+from mnist_lab.orchestration.results import update_readme, write_reports_readme
+from mnist_lab.orchestration.selection import BASE_STAGE, SELECTION_DIR
+from mnist_lab.orchestration.sweep import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 COMPARISON_NOTEBOOK = f"{len(STAGES) + 1:02d}_comparison"  # after the last stage's notebook
@@ -88,7 +88,7 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
     """What a notebook's report depends on, by content (mtimes lie in a fresh clone)."""
     inputs = {
         "notebook": sha256_files([NOTEBOOK_DIR / f"{name}.py"]),
-        "package": sha256_files((PROJECT_ROOT / "mnist_lab").glob("*.py")),
+        "package": sha256_files((PROJECT_ROOT / "mnist_lab").rglob("*.py")),
         "profile": profile,
         "profile_settings": PROFILES[profile],
     }

@@ -2,7 +2,7 @@
 and one model's accuracy on each.
 
 The sets (`suite_sets()`):
-- the 15 corruptions of MNIST-C (mnist_lab.corruptions), each over a fixed stratified 5,000 of
+- the 15 corruptions of MNIST-C (mnist_lab.core.corruptions), each over a fixed stratified 5,000 of
   the 10,000 test digits;
 - sweeps of the seed's augmentation transforms past its ranges, over a fixed stratified 1,000:
   rotation 5-45 degrees (sign per image), shift 1-6 pixels in x and y (signs per image), zoom
@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab import corruptions
-from mnist_lab.config import ConfigError
-from mnist_lab.data import CACHE_PATH, fetch_mnist, preprocess_images
-from mnist_lab.files import atomic_path, write_json
-from mnist_lab.run_dir import ROBUSTNESS_PREDICTIONS, ROBUSTNESS_RESULTS
+from mnist_lab.core import corruptions
+from mnist_lab.core.config import ConfigError
+from mnist_lab.core.data import CACHE_PATH, fetch_mnist, preprocess_images
+from mnist_lab.core.files import atomic_path, write_json
+from mnist_lab.core.run_dir import ROBUSTNESS_PREDICTIONS, ROBUSTNESS_RESULTS
 
 SUITE_VERSION = 2  # 2: corruptions on a stratified 5,000 (were all 10,000), sweeps on 1,000 (were 2,000)
 SUITE_SEED = 2019  # MNIST-C's year: any fixed number would do

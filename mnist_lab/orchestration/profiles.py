@@ -1,14 +1,14 @@
 """Run profiles for the notebooks and `make reproduce`, and the folder each profile reports to.
 
 A profile is a set of overrides of TrainConfig's defaults (and of a stage's own protocol,
-mnist_lab.models.Stage.protocol); this is the only place they are set.
+mnist_lab.core.models.Stage.protocol); this is the only place they are set.
 """
 
 from __future__ import annotations
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.files import PROJECT_ROOT
-from mnist_lab.models import get_stage
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.files import PROJECT_ROOT
+from mnist_lab.core.models import get_stage
 
 PROFILES: dict[str, dict] = {
     "full": {},  # the seed's protocol, unchanged

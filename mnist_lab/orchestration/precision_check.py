@@ -1,14 +1,14 @@
 """Does training in another precision change a stage's result? bfloat16 against float32, same seeds.
 
-Runs in another precision are another protocol (mnist_lab.sweep keeps them in reports/precision/);
+Runs in another precision are another protocol (mnist_lab.orchestration.sweep keeps them in reports/precision/);
 this compares them with the float32 runs of the seeds both have, by a rule fixed before the runs.
 """
 
 from __future__ import annotations
 
-from mnist_lab.run_dir import Run
-from mnist_lab.stats import verdict
-from mnist_lab.sweep import stage_seeds
+from mnist_lab.core.run_dir import Run
+from mnist_lab.orchestration.stats import verdict
+from mnist_lab.orchestration.sweep import stage_seeds
 
 PRECISION_RULE = (
     "a precision other than the seed's float32 may be used, as a recorded option, only if over the same "

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.files import atomic_path, read_json
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.files import atomic_path, read_json
 
 REQUIRED_FILES = ("config.json", "history.json", "metrics.json")
 PROBABILITIES = "test_probabilities.npz"
 MODEL = "model.keras"
 PARTIAL_DIR = ".partial"  # an unfinished run's checkpoint
-CHECKPOINT = "checkpoint.npz"  # in PARTIAL_DIR, written whole after every epoch (mnist_lab.train.Checkpoint)
-# The robustness suite's results (mnist_lab.robustness), beside the test metrics.
+CHECKPOINT = "checkpoint.npz"  # in PARTIAL_DIR, written whole after every epoch (mnist_lab.core.train.Checkpoint)
+# The robustness suite's results (mnist_lab.core.robustness), beside the test metrics.
 ROBUSTNESS_RESULTS = "robustness.json"
 ROBUSTNESS_PREDICTIONS = "robustness_predictions.npz"
 RUN_FILES = (*REQUIRED_FILES, PROBABILITIES, MODEL, ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS)

@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]  # mnist_lab/core/provenance.py
 # CPU features that decide training speed (and, at the last digit, results) on this project's machines.
 CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 

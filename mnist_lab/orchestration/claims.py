@@ -23,7 +23,7 @@ Measures, per run, from its history.json (one record per epoch) and metrics.json
   accuracy after epoch 1.
 - `swing`: the standard deviation of the epoch-to-epoch change in validation accuracy from
   epoch 2 on, in points: how much validation accuracy jumps within a run.
-- robustness: the mean accuracy over the 15 corruptions (mnist_lab.robustness_results).
+- robustness: the mean accuracy over the 15 corruptions (mnist_lab.orchestration.robustness_results).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_lab.run_dir import Run
-from mnist_lab.stats import difference_interval, mean_interval
+from mnist_lab.core.run_dir import Run
+from mnist_lab.orchestration.stats import difference_interval, mean_interval
 
 THRESHOLDS = (0.98, 0.99)  # validation accuracy a run must reach to have "converged" this far
 APPROX = 0.5  # points: "~98%" is read as 97.5-98.5%
@@ -331,8 +331,8 @@ PARTS = (
 
 def gather(reports_dir, profile: str = "full") -> dict:
     """What the registry judges: every stage's seeds, their robustness results, the ablation's runs."""
-    from mnist_lab.robustness_results import stage_results
-    from mnist_lab.sweep import all_stage_seeds, stage_seeds
+    from mnist_lab.orchestration.robustness_results import stage_results
+    from mnist_lab.orchestration.sweep import all_stage_seeds, stage_seeds
 
     robustness = stage_results(reports_dir, profile)
     return {

@@ -4,7 +4,7 @@ the published dataset uses, and the transforms the robustness sweeps draw.
 Regenerated here from the paper's published definitions, not the published images (the official
 MNIST-C files cannot be fetched from this environment), so numbers are comparable in kind, not
 digit for digit. Every function takes one 28x28 float image in [0, 1] and a NumPy Generator and
-returns a 28x28 float image in [0, 1]; the suite (mnist_lab.robustness) seeds the Generator per
+returns a 28x28 float image in [0, 1]; the suite (mnist_lab.core.robustness) seeds the Generator per
 (set, image), so one image's corruption never depends on another's.
 """
 

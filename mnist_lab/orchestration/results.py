@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_lab.files import atomic_path
-from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.precision_check import PRECISION_CHECK, precision_markdown, precision_result
-from mnist_lab.provenance import backend_label, machine_label, trained_in
-from mnist_lab.robustness_results import FIGURES as ROBUSTNESS_FIGURES
-from mnist_lab.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
-from mnist_lab.run_dir import Run, learning_rate_cuts, load_run
-from mnist_lab.seed_results import (
+from mnist_lab.core.files import atomic_path
+from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.provenance import backend_label, machine_label, trained_in
+from mnist_lab.core.run_dir import Run, learning_rate_cuts, load_run
+from mnist_lab.orchestration.precision_check import PRECISION_CHECK, precision_markdown, precision_result
+from mnist_lab.orchestration.robustness_results import FIGURES as ROBUSTNESS_FIGURES
+from mnist_lab.orchestration.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
+from mnist_lab.orchestration.seed_results import (
     ensemble_markdown,
     ensemble_rows,
     seed_markdown,
@@ -20,7 +20,7 @@ from mnist_lab.seed_results import (
     target_lines,
     test_labels,
 )
-from mnist_lab.selection import (
+from mnist_lab.orchestration.selection import (
     BASELINE,
     CHOSEN_TARGETS,
     candidate_runs,
@@ -29,13 +29,13 @@ from mnist_lab.selection import (
     selection_rows,
     unfinished,
 )
-from mnist_lab.stats import (
+from mnist_lab.orchestration.stats import (
     accuracy_interval,
     changed_errors,
     format_p,
     mcnemar_p,
 )
-from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, all_stage_seeds
+from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, all_stage_seeds
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -62,7 +62,9 @@ QUICK_CAVEAT = (
     "repository's README and reports/README.md."
 )
 # The root README's generated results section lies between these two lines.
-README_BEGIN = "<!-- results: written by make reproduce (mnist_lab.results.update_readme); do not edit by hand -->"
+README_BEGIN = (
+    "<!-- results: written by make reproduce (mnist_lab.orchestration.results.update_readme); do not edit by hand -->"
+)
 README_END = "<!-- end of results -->"
 
 
@@ -235,7 +237,7 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
 
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
-    from mnist_lab.claims import claims_table, gather, verdicts
+    from mnist_lab.orchestration.claims import claims_table, gather, verdicts
 
     reports_dir = Path(reports_dir)
     runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
@@ -293,7 +295,7 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     """The root README's results section, short enough to read in two minutes: the seed's claims
     checked, the results table, the robustness lines and two figures. Every step's verdict, the
     targets, the ensembles and the bfloat16 check are in reports/README.md."""
-    from mnist_lab.claims import claims_table, gather, verdicts
+    from mnist_lab.orchestration.claims import claims_table, gather, verdicts
 
     reports_dir = Path(reports_dir)
     runs = finished_runs(reports_dir)
@@ -301,7 +303,7 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
         return "No stage has finished yet."
     rows = seed_rows(all_stage_seeds(reports_dir, "full"))
     parts = [
-        "**The seed's claims, checked** (`mnist_lab/claims.py` fixes each claim's measure and rule; "
+        "**The seed's claims, checked** (`mnist_lab/orchestration/claims.py` fixes each claim's measure and rule; "
         "[docs/findings.md](docs/findings.md) explains the verdicts):",
         "",
         claims_table(verdicts(gather(reports_dir, "full"))),

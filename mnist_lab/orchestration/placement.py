@@ -14,9 +14,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.files import PROJECT_ROOT, project_relative
-from mnist_lab.profiles import REPORT_DIRS, resolve_config
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.files import PROJECT_ROOT, project_relative
+from mnist_lab.orchestration.profiles import REPORT_DIRS, resolve_config
 
 SCRATCH_DIR = PROJECT_ROOT / "runs"
 

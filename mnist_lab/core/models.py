@@ -6,7 +6,7 @@ attributable to it:
     cnn        conv 64-64 / pool / conv 128-128 / pool / dense 256     (no regularisation)
     cnn_reg    + Dropout 0.25 after each conv block, 0.5 before the classifier, L2 1e-3 on dense
     cnn_bn     + BatchNormalization after every conv and the dense layer: the seed's model
-    cnn_bn_aug   the cnn_bn model, trained on augmented images (see mnist_lab.pipeline)
+    cnn_bn_aug   the cnn_bn model, trained on augmented images (see mnist_lab.core.pipeline)
     cnn_bn_aug_long   cnn_bn_aug with the budget and schedule chosen on validation (selection.py)
 
 The seed notebook configured ImageDataGenerator but passed the raw arrays to
@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mnist_lab.config import ConfigError
-from mnist_lab.data import IMAGE_SHAPE, NUM_CLASSES
+from mnist_lab.core.config import ConfigError
+from mnist_lab.core.data import IMAGE_SHAPE, NUM_CLASSES
 
 
 def build_dnn():

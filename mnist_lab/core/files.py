@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 # The repository root when run from a checkout (editable install); else the working directory.
-_PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+_PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # mnist_lab/core/files.py
 PROJECT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").is_file() else Path.cwd()
 
 

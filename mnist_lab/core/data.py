@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.files import PROJECT_ROOT, atomic_path, project_relative
+from mnist_lab.core.files import PROJECT_ROOT, atomic_path, project_relative
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)

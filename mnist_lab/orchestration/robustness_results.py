@@ -1,4 +1,4 @@
-"""The robustness report: every stage on the suite's sets (mnist_lab.robustness), per stage and
+"""The robustness report: every stage on the suite's sets (mnist_lab.core.robustness), per stage and
 per step of the ladder.
 
 Reads what runs stored (robustness.json and the predicted labels); evaluates nothing. A stage's
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.robustness import (
+from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.robustness import (
+    SIZES,
+    SMALL_SIZES,
     SUITE_VERSION,
     corruption_names,
     read_predictions,
@@ -25,9 +27,9 @@ from mnist_lab.robustness import (
     set_indices,
     suite_sets,
 )
-from mnist_lab.run_dir import Run
-from mnist_lab.stats import format_p, mcnemar_p, mean_interval, verdict
-from mnist_lab.sweep import STAGE_RUN_SEED, all_stage_seeds
+from mnist_lab.core.run_dir import Run
+from mnist_lab.orchestration.stats import format_p, mcnemar_p, mean_interval, verdict
+from mnist_lab.orchestration.sweep import STAGE_RUN_SEED, all_stage_seeds
 
 SWEEP_KINDS = ("rotation", "shift", "zoom")
 FIGURES = {
@@ -73,6 +75,7 @@ def summary_rows(found: dict) -> dict[str, dict]:
                 for name in pairs[0][1]["sets"]
             },
             "small": any(results["small"] for _, results in pairs),
+            "test_digits": max(run.metrics["data"]["test"] for run, _ in pairs),
         }
     return rows
 
@@ -187,9 +190,12 @@ def readme_lines(reports_dir, profile: str = "full") -> list[str]:
     rows = summary_rows(stage_results(reports_dir, profile))
     if not rows:
         return []
+    sizes = SMALL_SIZES if any(row["small"] for row in rows.values()) else SIZES
+    digits = max(row["test_digits"] for row in rows.values())
     return [
         "**Robustness** (MNIST-C's 15 corruptions, regenerated from their definitions, notebook 08): "
-        "clean test accuracy beside the mean accuracy over the corruptions.",
+        f"clean test accuracy (on the {digits:,} test digits) beside the mean accuracy over the "
+        f"corruptions (each on a fixed stratified {sizes['corruption']:,} of them).",
         "",
         *(summary_line(stage, row) for stage, row in rows.items()),
     ]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_lab.profiles import reports_root
-from mnist_lab.run_dir import Run, load_run
-from mnist_lab.stats import band_z, seed_summary
-from mnist_lab.sweep import protocol_of, stage_seeds
+from mnist_lab.core.run_dir import Run, load_run
+from mnist_lab.orchestration.profiles import reports_root
+from mnist_lab.orchestration.stats import band_z, seed_summary
+from mnist_lab.orchestration.sweep import protocol_of, stage_seeds
 
 BAND_Z = 3.0
 INSIDE, OUTSIDE, INCOMPARABLE = 0, 1, 2  # the exit codes of `mnist-lab verify`

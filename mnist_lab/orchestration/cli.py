@@ -12,11 +12,11 @@ import signal
 import sys
 from pathlib import Path
 
-from mnist_lab.config import ConfigError, TrainConfig
-from mnist_lab.models import STAGES, get_stage
-from mnist_lab.placement import run_dir_for
-from mnist_lab.profiles import PROFILES, reports_root, resolve_config
-from mnist_lab.run_dir import check_writable
+from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.models import STAGES, get_stage
+from mnist_lab.core.run_dir import check_writable
+from mnist_lab.orchestration.placement import run_dir_for
+from mnist_lab.orchestration.profiles import PROFILES, reports_root, resolve_config
 
 
 def cmd_stages(args) -> int:
@@ -27,7 +27,7 @@ def cmd_stages(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from mnist_lab.data import fetch_mnist
+    from mnist_lab.core.data import fetch_mnist
 
     loaded = fetch_mnist(args.path)
     sizes = ", ".join(f"{key} {value.shape}" for key, value in loaded.arrays.items())
@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     check_writable(out_dir)  # every argument checked before TensorFlow is imported or data is loaded
     args.resume_hint = f"finished epochs are kept in {out_dir}/.partial; run the same command again to resume"
 
-    from mnist_lab.train import run_stage  # imports TensorFlow: only once the arguments are good
+    from mnist_lab.core.train import run_stage  # imports TensorFlow: only once the arguments are good
 
     print(f"training stage {config.stage!r} into {out_dir} (config: {json.dumps(config.to_dict())})")
     result = run_stage(config, out_dir, data_path=args.data, reuse=not args.retrain)
@@ -63,7 +63,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_notebook(args) -> int:
-    from mnist_lab.runner import run_notebook
+    from mnist_lab.orchestration.runner import run_notebook
 
     args.resume_hint = "the previous report is untouched; run the same command again to resume training"
     run_notebook(args.name, args.profile, force=args.force)
@@ -71,8 +71,8 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from mnist_lab.profiles import check_profile
-    from mnist_lab.sweep import SWEEP_ORDER, check_ablation, parse_seeds, run_sweep
+    from mnist_lab.orchestration.profiles import check_profile
+    from mnist_lab.orchestration.sweep import SWEEP_ORDER, check_ablation, parse_seeds, run_sweep
 
     stages = args.stage or list(SWEEP_ORDER)
     for stage in stages:
@@ -95,8 +95,8 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from mnist_lab.profiles import reports_root
-    from mnist_lab.selection import (
+    from mnist_lab.orchestration.profiles import reports_root
+    from mnist_lab.orchestration.selection import (
         SELECTION_RULE,
         candidate_runs,
         choose,
@@ -127,7 +127,7 @@ def cmd_select(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from mnist_lab.verify import check_run_dir
+    from mnist_lab.orchestration.verify import check_run_dir
 
     if (args.run_dir is None) == (args.stage is None):
         raise ConfigError(
@@ -143,7 +143,7 @@ def cmd_verify(args) -> int:
         run_dir = Path("runs") / "verify" / args.stage / f"seed_{seed}"
         check_writable(run_dir)
         args.resume_hint = f"finished epochs are kept in {run_dir}/.partial; rerun with --seed {seed} to resume"
-        from mnist_lab.train import run_stage
+        from mnist_lab.core.train import run_stage
 
         print(f"training {args.stage} with a fresh seed ({seed}) under the full protocol into {run_dir}")
         run_stage(config, run_dir, keep_model=False)
@@ -155,7 +155,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_robustness(args) -> int:
-    from mnist_lab.robustness import SUITE_VERSION, corruption_names, evaluate_run, read_results
+    from mnist_lab.core.robustness import SUITE_VERSION, corruption_names, evaluate_run, read_results
 
     before = read_results(args.run_dir)
     results = evaluate_run(args.run_dir, force=args.force)
@@ -169,7 +169,7 @@ def cmd_robustness(args) -> int:
 
 
 def cmd_nbval_refresh(args) -> int:
-    from mnist_lab.runner import refresh_nbval
+    from mnist_lab.orchestration.runner import refresh_nbval
 
     for path in refresh_nbval(args.names or None):
         print(f"wrote {path}")
@@ -251,8 +251,8 @@ def _interrupt(signum, frame):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from mnist_lab.data import MnistDataError
-    from mnist_lab.runner import NotebookFailed
+    from mnist_lab.core.data import MnistDataError
+    from mnist_lab.orchestration.runner import NotebookFailed
 
     command = f"mnist-lab {args.command}"
     signal.signal(signal.SIGTERM, _interrupt)

@@ -3,12 +3,12 @@ of each stage's seeds."""
 
 from __future__ import annotations
 
-from mnist_lab.config import TrainConfig
-from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.provenance import backend_label, trained_in
-from mnist_lab.run_dir import Run, learning_rate_cuts
-from mnist_lab.selection import CHOSEN_TARGETS
-from mnist_lab.stats import (
+from mnist_lab.core.config import TrainConfig
+from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.provenance import backend_label, trained_in
+from mnist_lab.core.run_dir import Run, learning_rate_cuts
+from mnist_lab.orchestration.selection import CHOSEN_TARGETS
+from mnist_lab.orchestration.stats import (
     VERDICT_RULE,
     ensemble_curve,
     ensemble_errors,
@@ -18,7 +18,7 @@ from mnist_lab.stats import (
     seed_summary,
     verdict,
 )
-from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, protocol_of, stage_protocol
+from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, protocol_of, stage_protocol
 
 # What each stage's mean test accuracy over seeds should reach under the full protocol (the
 # seed notebook's notes, sharpened). A mean below its target is a finding to report, with the
@@ -211,7 +211,7 @@ def ensemble_line(stage: str, row: dict) -> str:
 
 
 def test_labels():
-    from mnist_lab.data import fetch_mnist
+    from mnist_lab.core.data import fetch_mnist
 
     return fetch_mnist().as_keras_tuple()[1][1]
 

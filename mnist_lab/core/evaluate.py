@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mnist_lab.data import Splits
+from mnist_lab.core.data import Splits
 
 
 def predict(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mnist_lab.config import MAX_SEED, ConfigError, TrainConfig
-from mnist_lab.models import STAGES
-from mnist_lab.profiles import check_profile, reports_root, resolve_config
-from mnist_lab.run_dir import Run, load_run
+from mnist_lab.core.config import MAX_SEED, ConfigError, TrainConfig
+from mnist_lab.core.models import STAGES
+from mnist_lab.core.run_dir import Run, load_run
+from mnist_lab.orchestration.profiles import check_profile, reports_root, resolve_config
 
 SEEDS_DIR = "seeds"
 PRECISION_DIR = "precision"
@@ -75,7 +75,7 @@ def run_sweep(
     stages, seeds, profile: str = "full", reports=None, *, precision=None, ablation=None, verbose="auto"
 ) -> list[Run]:
     """Train every (stage, seed) not finished yet, one after the other; return all the runs."""
-    from mnist_lab.train import run_stage  # imports TensorFlow
+    from mnist_lab.core.train import run_stage  # imports TensorFlow
 
     check_profile(profile)
     check_ablation(ablation)

@@ -13,15 +13,16 @@ import keras
 import numpy as np
 from IPython.display import Markdown, display
 
-from mnist_lab import plots
-from mnist_lab.config import TrainConfig
-from mnist_lab.data import fetch_mnist, make_splits
-from mnist_lab.files import project_relative
-from mnist_lab.models import STAGES, previous_stage
-from mnist_lab.placement import is_protocol, run_dir_for, tweaks
-from mnist_lab.precision_check import PRECISION_CHECK, precision_markdown, precision_result
-from mnist_lab.profiles import reports_root, resolve_config
-from mnist_lab.results import (
+from mnist_lab.core.config import TrainConfig
+from mnist_lab.core.data import fetch_mnist, make_splits
+from mnist_lab.core.files import project_relative
+from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.run_dir import load_run
+from mnist_lab.orchestration import plots
+from mnist_lab.orchestration.placement import is_protocol, run_dir_for, tweaks
+from mnist_lab.orchestration.precision_check import PRECISION_CHECK, precision_markdown, precision_result
+from mnist_lab.orchestration.profiles import reports_root, resolve_config
+from mnist_lab.orchestration.results import (
     COMPARISON_FIGURES,
     FIGURES,
     SEED_REPORTED_ACCURACY,
@@ -33,10 +34,15 @@ from mnist_lab.results import (
     selection_lines,
     summary_row,
 )
-from mnist_lab.run_dir import load_run
-from mnist_lab.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
-from mnist_lab.stats import accuracy_interval
-from mnist_lab.sweep import ENSEMBLE_MIN_SEEDS, QUICK_SWEEP_STAGES, SWEEP_SEEDS, all_stage_seeds, run_sweep
+from mnist_lab.orchestration.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
+from mnist_lab.orchestration.stats import accuracy_interval
+from mnist_lab.orchestration.sweep import (
+    ENSEMBLE_MIN_SEEDS,
+    QUICK_SWEEP_STAGES,
+    SWEEP_SEEDS,
+    all_stage_seeds,
+    run_sweep,
+)
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
 # land in the notebooks' import cell, which nbval ignores, not in a cell it compares.
@@ -75,7 +81,7 @@ def model_summary(stage: str) -> None:
 
 
 def train(config: TrainConfig, run_dir: Path):
-    from mnist_lab.train import run_stage  # imports TensorFlow
+    from mnist_lab.core.train import run_stage  # imports TensorFlow
 
     return run_stage(config, run_dir, verbose=2)  # one line per epoch: readable live and in saved notebooks
 
@@ -142,7 +148,7 @@ def compare_with_previous(result, profile: str, reports_dir=None) -> None:
 
 def compare_with_committed(result, profile: str, reports_dir=None) -> None:
     """A tweaked run against the committed run of its stage (digit by digit) and its seed band."""
-    from mnist_lab.verify import check_run
+    from mnist_lab.orchestration.verify import check_run
 
     root = Path(reports_dir or reports_root(profile))
     committed_dir = root / result.stage
@@ -209,7 +215,7 @@ def class_balance(overview: dict) -> None:
 
 
 def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) -> None:
-    from mnist_lab.pipeline import seed_augmentation
+    from mnist_lab.core.pipeline import seed_augmentation
 
     augment = seed_augmentation(overview["config"])
     originals = overview["splits"].x_train[:digits]
@@ -322,7 +328,13 @@ def precision_check(profile: str, reports_dir=None) -> None:
 def selection_record(profile: str, reports_dir=None) -> list[dict]:
     """The longer-budget candidates' validation figures and the rule's choice. The quick profile
     trains its tiny candidates here; the full profile only reads them (`make select`)."""
-    from mnist_lab.selection import candidate_runs, run_selection, selection_markdown, selection_rows, unfinished
+    from mnist_lab.orchestration.selection import (
+        candidate_runs,
+        run_selection,
+        selection_markdown,
+        selection_rows,
+        unfinished,
+    )
 
     root = Path(reports_dir or reports_root(profile))
     if profile == "quick":
@@ -334,9 +346,9 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
 
 
 def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[dict]:
-    """Every claim of the seed's notes with its verdict (mnist_lab.claims), and the curves behind
+    """Every claim of the seed's notes with its verdict (mnist_lab.orchestration.claims), and the curves behind
     the convergence and overfitting verdicts."""
-    from mnist_lab.claims import claims_table, gather, verdicts
+    from mnist_lab.orchestration.claims import claims_table, gather, verdicts
 
     rows = verdicts(gather(Path(reports_dir or reports_root(profile)), profile))
     _markdown(claims_table(rows))
@@ -356,7 +368,7 @@ def _robustness_out(profile: str, reports_dir, out_dir) -> Path:
 
 def robustness_gallery(profile: str, reports_dir=None, out_dir=None) -> None:
     """Every corruption, and the sweeps' largest sizes, on the first test digit of each class."""
-    from mnist_lab.robustness import build_images, suite_sets
+    from mnist_lab.core.robustness import build_images, suite_sets
 
     (_, _), (images, labels) = fetch_mnist().as_keras_tuple()
     digits = np.array([np.flatnonzero(labels == d)[0] for d in range(10)])
@@ -370,8 +382,8 @@ def robustness_gallery(profile: str, reports_dir=None, out_dir=None) -> None:
 
 def robustness_runs(profile: str, reports_dir=None) -> dict:
     """The runs with robustness results at this suite version, per stage."""
-    from mnist_lab.robustness import SUITE_VERSION
-    from mnist_lab.robustness_results import stage_results
+    from mnist_lab.core.robustness import SUITE_VERSION
+    from mnist_lab.orchestration.robustness_results import stage_results
 
     found = stage_results(Path(reports_dir or reports_root(profile)), profile)
     print(f"robustness suite v{SUITE_VERSION}; runs with results:")
@@ -383,7 +395,7 @@ def robustness_runs(profile: str, reports_dir=None) -> dict:
 
 def robustness_table(found: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
     """Stages by corruption, and MNIST-C's summary: the mean corruption error per stage."""
-    from mnist_lab.robustness_results import corruption_table, summary_line, summary_rows
+    from mnist_lab.orchestration.robustness_results import corruption_table, summary_line, summary_rows
 
     rows = summary_rows(found)
     if not rows:
@@ -397,8 +409,8 @@ def robustness_table(found: dict, profile: str, reports_dir=None, out_dir=None) 
 
 def robustness_curves(rows: dict, profile: str, reports_dir=None, out_dir=None) -> None:
     """Accuracy against rotation, shift and zoom, the seed's augmentation ranges shaded."""
-    from mnist_lab.robustness import SEED_RANGES
-    from mnist_lab.robustness_results import curves
+    from mnist_lab.core.robustness import SEED_RANGES
+    from mnist_lab.orchestration.robustness_results import curves
 
     if not rows:
         return
@@ -409,7 +421,7 @@ def robustness_curves(rows: dict, profile: str, reports_dir=None, out_dir=None) 
 
 def robustness_steps(found: dict) -> None:
     """Each step of the ladder per corruption (seed-42 runs, McNemar) and over seeds (Welch)."""
-    from mnist_lab.robustness_results import significant_sets, step_line, step_table, step_tests
+    from mnist_lab.orchestration.robustness_results import significant_sets, step_line, step_table, step_tests
 
     steps = step_tests(found, test_labels())
     if not steps:
