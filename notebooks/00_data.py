@@ -29,7 +29,7 @@
 # never on the test set.
 
 # %% tags=["parameters"]
-profile = "full"  # "full": all 60,000 training images; "quick": mnist_lab.core.config.PROFILES["quick"]
+profile = "full"  # "full": all 60,000 training images; "quick": PROFILES["quick"] in orchestration/profiles.py
 seed = None  # None: 42
 
 # %% tags=["nbval-ignore-output"]

@@ -45,7 +45,7 @@
 
 # %% tags=["parameters"]
 stage = "cnn_bn_aug"
-profile = "full"  # "full": the seed's protocol; "quick": mnist_lab.core.config.PROFILES["quick"]
+profile = "full"  # "full": the seed's protocol; "quick": PROFILES["quick"] in orchestration/profiles.py
 epochs = None  # None: the profile's value (full: up to 20, EarlyStopping may end sooner)
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)

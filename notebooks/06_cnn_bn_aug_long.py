@@ -34,7 +34,7 @@
 
 # %% tags=["parameters"]
 stage = "cnn_bn_aug_long"
-profile = "full"  # "full": the protocol the validation split chose; "quick": mnist_lab.core.config.PROFILES["quick"]
+profile = "full"  # "full": the protocol validation chose; "quick": PROFILES["quick"] in orchestration/profiles.py
 epochs = None  # None: the profile's value (full: the stage's 40, never stopped early)
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.config import ConfigError, TrainConfig, same_config
 from mnist_lab.core.models import get_stage
 from mnist_lab.orchestration.profiles import resolve_config
 
@@ -34,6 +34,7 @@ def test_json_round_trip():
         ({"batch_size": 2.5}, "batch_size must be an integer >= 1"),
         ({"subset": 60001}, "subset must be an integer between 100 and 60,000"),
         ({"subset": 10}, "subset must be an integer between 100"),
+        ({"test_subset": 10_001}, "test_subset must be an integer between 100 and 10,000"),
         ({"validation_fraction": 1.0}, "validation_fraction must be in"),
         ({"lr_factor": 2}, "lr_factor must be in"),
         ({"lr_decay": 1.0}, "lr_decay must be in"),
@@ -63,6 +64,14 @@ def test_a_key_missing_from_an_older_config_takes_its_default():
     values = TrainConfig(stage="dnn").to_dict()
     del values["shift"]
     assert TrainConfig.from_dict(values) == TrainConfig(stage="dnn")
+
+
+def test_a_checkpoint_written_before_a_field_existed_is_the_same_config():
+    older = TrainConfig(stage="cnn_bn").to_dict()
+    del older["test_subset"]  # what runs and checkpoints wrote before the field was added
+    assert same_config(older, TrainConfig(stage="cnn_bn"))
+    assert not same_config(older, TrainConfig(stage="cnn_bn", seed=5))
+    assert not same_config({**older, "epoch": 3}, TrainConfig(stage="cnn_bn"))  # unreadable: not this config
 
 
 def test_a_stage_protocol_sits_between_the_defaults_and_the_profile(monkeypatch):

@@ -127,3 +127,18 @@ def test_stratified_subset_keeps_class_proportions(mnist):
     labels = np.concatenate([splits.y_train, splits.y_val]).argmax(axis=1)
     full = np.bincount(mnist[0][1]) / 60000
     assert np.abs(np.bincount(labels) / 1000 - full).max() < 0.002
+
+
+def test_a_test_sample_is_stratified_fixed_and_shared_by_every_seed(mnist):
+    labels = mnist[1][1]
+    assert data.test_indices(labels, None).tolist() == list(range(10_000))
+    picked = data.test_indices(labels, 1000)
+    assert len(picked) == 1000 and np.all(np.diff(picked) > 0)  # distinct, in index order
+    assert np.abs(np.bincount(labels[picked]) / 1000 - np.bincount(labels) / 10_000).max() < 0.002
+    splits = [
+        make_splits(mnist, validation_fraction=0.1, split_seed=42, subset=1000, seed=s, test_subset=1000)
+        for s in (0, 1)
+    ]
+    assert splits[0].sizes()["test"] == 1000
+    assert np.array_equal(splits[0].x_test, splits[1].x_test)  # the run's seed never moves the sample: runs stay paired
+    assert np.array_equal(splits[0].y_test.argmax(1), labels[picked])

@@ -123,3 +123,13 @@ def test_mcnemar_counts_only_the_digits_the_two_models_disagree_on(tmp_path):
     assert mcnemar_p(10, 3) == pytest.approx(expected)
     assert f"(30 → 23 test errors: 10 fixed, 3 new; McNemar p = {expected:.3f})" in accuracy_changes(runs)[0]
     assert mcnemar_p(0, 0) == 1.0  # identical errors: no evidence either way
+
+
+def test_runs_on_different_test_digits_are_not_paired(tmp_path):
+    from mnist_lab.orchestration.results import accuracy_change
+
+    _fake_run(tmp_path, "cnn", 0.9970, 30)
+    fake_run(tmp_path / "cnn_reg", "cnn_reg", 0.9977, 23, test_subset=1000)  # the quick profile's sample
+    runs = finished_runs(tmp_path)
+    line = accuracy_change(runs["cnn"], runs["cnn_reg"])
+    assert "not paired" in line and "McNemar" not in line

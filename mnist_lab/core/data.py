@@ -264,17 +264,40 @@ def stratified_subset(images, labels, size: int, seed: int):
     return picked, picked_labels
 
 
+TEST_SAMPLE_SEED = 0  # one sample of test digits for every run: a run's seed never moves it
+
+
+def test_indices(labels: np.ndarray, size: int | None) -> np.ndarray:
+    """The canonical test digits a run evaluates on, in index order: all of them (None), or a
+    fixed stratified sample of `size`, the same for every run and seed."""
+    from sklearn.model_selection import train_test_split
+
+    everything = np.arange(len(labels))
+    if size is None or size >= len(labels):
+        return everything
+    picked, _ = train_test_split(everything, train_size=size, stratify=labels, random_state=TEST_SAMPLE_SEED)
+    return np.sort(picked)
+
+
 def make_splits(
-    raw, *, validation_fraction: float, split_seed: int, subset: int | None = None, seed: int = 42
+    raw,
+    *,
+    validation_fraction: float,
+    split_seed: int,
+    subset: int | None = None,
+    seed: int = 42,
+    test_subset: int | None = None,
 ) -> Splits:
     """The seed's preprocessing and `train_test_split(test_size=0.1, random_state=42)`.
 
     `subset` first draws a stratified sample of that many training images (before the
-    split); the test set is always the full canonical 10,000.
+    split); `test_subset` keeps the `test_indices` sample of the test digits (None: all 10,000).
     """
     from sklearn.model_selection import train_test_split
 
     (x_train, y_train), (x_test, y_test) = raw
+    kept = test_indices(y_test, test_subset)
+    x_test, y_test = x_test[kept], y_test[kept]
     if subset is not None:
         x_train, y_train = stratified_subset(x_train, y_train, subset, seed)
     # Not stratified, as in the seed: with the same n and random_state this gives

@@ -29,6 +29,7 @@ def evaluate(model, splits: Splits, probabilities: np.ndarray | None = None) -> 
         "test_cross_entropy": float(keras.ops.convert_to_numpy(cross_entropy)),  # the rest is the L2 penalty
         "per_class_accuracy": {str(d): float(matrix[d, d] / matrix[d].sum()) for d in range(10)},
         "confusion_matrix": matrix.tolist(),
-        # [test index, true digit, predicted digit] of every error, for the gallery and paired tests.
+        # [test index, true digit, predicted digit] of every error, for the gallery and paired tests
+        # (the index counts the run's test digits: data.test_indices maps a sample's to the 10,000).
         "misclassified": [[int(i), int(true[i]), int(predicted[i])] for i in np.flatnonzero(true != predicted)],
     }

@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.config import ConfigError, TrainConfig, same_config
 from mnist_lab.core.data import Splits, fetch_mnist, make_splits
 from mnist_lab.core.evaluate import evaluate, predict
 from mnist_lab.core.files import atomic_path, write_json
@@ -66,13 +66,9 @@ def load_finished(config: TrainConfig, out_dir: Path, evaluate_test: bool = True
     if not all((out_dir / name).is_file() for name in REQUIRED_FILES):
         return None
     run = load_run(out_dir)
-    try:
-        same_config = TrainConfig.from_dict(run.config) == config  # fields added since take their defaults
-    except ConfigError:
+    if not same_config(run.config, config) or (evaluate_test and "test_accuracy" not in run.metrics):
         return None
-    if evaluate_test and "test_accuracy" not in run.metrics:
-        return None
-    return run if same_config and run.metrics.get("training_version") == TRAINING_VERSION else None
+    return run if run.metrics.get("training_version") == TRAINING_VERSION else None
 
 
 def set_seeds(seed: int) -> None:
@@ -332,7 +328,7 @@ def read_checkpoint_identity(work_dir: Path) -> dict | None:
 def prepare_work_dir(config: TrainConfig, work_dir: Path) -> None:
     """Keep an interrupted run only if it is this config's, trained by this training version."""
     identity = read_checkpoint_identity(work_dir)
-    if identity is not None and identity["config"] != config.to_dict():
+    if identity is not None and not same_config(identity["config"], config):
         raise ConfigError(
             f"{work_dir} holds an interrupted run with a different config (seed {identity['config'].get('seed')}, "
             f"epochs {identity['config'].get('epochs')}, subset {identity['config'].get('subset')}); rerun with "
@@ -375,7 +371,7 @@ def run_stage(
                 f"in {finished.metrics['training_seconds'] / 60:.1f} min)"
             )
             stale = read_checkpoint_identity(out_dir / PARTIAL_DIR)
-            if stale is None or stale["config"] == config.to_dict():  # an interrupted retrain of this very run
+            if stale is None or same_config(stale["config"], config):  # an interrupted retrain of this very run
                 shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
             results = read_results(out_dir)
             if evaluate_test and (out_dir / MODEL).is_file() and (results or {}).get("suite_version") != SUITE_VERSION:
@@ -391,6 +387,7 @@ def run_stage(
             split_seed=config.split_seed,
             subset=config.subset,
             seed=config.seed,
+            test_subset=config.test_subset,
         )
         work_dir.mkdir(parents=True, exist_ok=True)
         set_seeds(config.seed)

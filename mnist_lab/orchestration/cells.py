@@ -14,7 +14,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from mnist_lab.core.config import TrainConfig
-from mnist_lab.core.data import fetch_mnist, make_splits
+from mnist_lab.core.data import fetch_mnist, make_splits, test_indices
 from mnist_lab.core.files import project_relative
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.run_dir import load_run
@@ -116,9 +116,11 @@ def confusion_matrix(result) -> None:
 def misclassified(result, count: int = 36) -> None:
     """A gallery of wrongly classified test digits, captioned 'true → predicted'."""
     wrong = result.metrics["misclassified"][:count]
-    _, (x_test, _) = fetch_mnist().as_keras_tuple()
+    _, (x_test, y_test) = fetch_mnist().as_keras_tuple()
+    # The run may have seen a sample of the test digits: map its indices to the 10,000.
+    canonical = test_indices(y_test, TrainConfig.from_dict(result.config).test_subset)
     figure = plots.digit_grid(
-        [x_test[i] for i, _, _ in wrong],
+        [x_test[canonical[i]] for i, _, _ in wrong],
         [f"{t} → {p}" for _, t, p in wrong],
         title=f"misclassified test digits (first {len(wrong)} by index), true → predicted",
     )
@@ -183,6 +185,7 @@ def data_overview(profile: str, seed: int | None = None) -> dict:
         split_seed=config.split_seed,
         subset=config.subset,
         seed=config.seed,
+        test_subset=config.test_subset,
     )
     print(f"raw: x_train {raw[0][0].shape} {raw[0][0].dtype}, x_test {raw[1][0].shape} {raw[1][0].dtype}")
     for name, size in splits.sizes().items():
@@ -305,7 +308,7 @@ def seed_variance(runs: dict, profile: str, reports_dir=None, out_dir=None) -> N
 
 def ensembles(runs: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
     """Every stage with enough seeds, as an ensemble of all of them, and its accuracy by size."""
-    rows = ensemble_rows(runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile])
+    rows = ensemble_rows(runs, test_labels(profile), ENSEMBLE_MIN_SEEDS[profile])
     _markdown("\n".join(ensemble_markdown(rows, ENSEMBLE_MIN_SEEDS[profile])))
     if rows:
         _show(plots.ensemble_curves(rows), _comparison_figure(profile, reports_dir, out_dir, "ensemble_curves"))

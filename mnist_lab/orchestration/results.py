@@ -138,6 +138,11 @@ def _stage_cell(stage: str, link_prefix: str | None) -> str:
 def accuracy_change(before: Run, after: Run) -> str:
     """'98.56% → 99.46%, +0.90 points (144 → 54 test errors: 110 fixed, 20 new; McNemar p < 0.001)'."""
     old, new = before.metrics, after.metrics
+    if before.config.get("test_subset") != after.config.get("test_subset"):  # other digits: nothing to pair
+        return (
+            f"{100 * old['test_accuracy']:.2f}% → {100 * new['test_accuracy']:.2f}%, "
+            f"{100 * (new['test_accuracy'] - old['test_accuracy']):+.2f} points (on other test digits: not paired)"
+        )
     fixed, broken = changed_errors(before, after)
     return (
         f"{100 * old['test_accuracy']:.2f}% → {100 * new['test_accuracy']:.2f}%, "
@@ -241,7 +246,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
 
     reports_dir = Path(reports_dir)
     runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
-    ensembles = ensemble_rows(seed_runs, test_labels(), ENSEMBLE_MIN_SEEDS[profile])
+    ensembles = ensemble_rows(seed_runs, test_labels(profile), ENSEMBLE_MIN_SEEDS[profile])
     parts = [
         f"# Results ({profile} profile)",
         "",

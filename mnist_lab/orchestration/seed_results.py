@@ -210,10 +210,14 @@ def ensemble_line(stage: str, row: dict) -> str:
     )
 
 
-def test_labels():
-    from mnist_lab.core.data import fetch_mnist
+def test_labels(profile: str | None = None):
+    """The digits of the test set as a profile's runs see it (the quick profile's fixed sample),
+    or all 10,000 in canonical order (None: what the robustness suite indexes)."""
+    from mnist_lab.core.data import fetch_mnist, test_indices
+    from mnist_lab.orchestration.profiles import PROFILES
 
-    return fetch_mnist().as_keras_tuple()[1][1]
+    labels = fetch_mnist().as_keras_tuple()[1][1]
+    return labels if profile is None else labels[test_indices(labels, PROFILES[profile].get("test_subset"))]
 
 
 def ensemble_markdown(rows: dict[str, dict], min_seeds: int) -> list[str]:

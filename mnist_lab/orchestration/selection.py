@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.config import ConfigError, TrainConfig, same_config
 from mnist_lab.core.models import STAGES
 from mnist_lab.core.run_dir import PARTIAL_DIR, Run, best_epoch, load_run, read_checkpoint_state
 from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root, resolve_config
@@ -106,7 +106,7 @@ def progress_lines(reports, profile: str = "full") -> list[str]:
     for name in CANDIDATES:
         config = candidate_config(name, profile)
         state = read_checkpoint_state(Path(reports) / SELECTION_DIR / name / PARTIAL_DIR)
-        if state is None or state.get("config") != config.to_dict():
+        if state is None or not same_config(state.get("config") or {}, config):
             continue
         records = state["history"]
         line = f"in progress: {name}, {len(records)} of {config.epochs} epochs run"
