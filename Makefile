@@ -116,8 +116,10 @@ gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, 
 	    $(foreach w,$(GPU_WHEELS),$(shell grep -i '^$(w)==' requirements.txt))
 	@ls .whl
 
+# One process runs every notebook in order, each skipped when its inputs (by content) are
+# unchanged; the per-notebook targets below do the same for one.
 reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROFILE=quick: reports-quick/)
-	@$(MAKE) --no-print-directory $(foreach n,$(NOTEBOOKS),$(call report_of,$(n)))
+	$(BIN)/mnist-lab notebook $(sort $(NOTEBOOKS)) --profile $(PROFILE) $(if $(FORCE),--force)
 	@echo "reports: $(REPORTS)/README.md"
 
 reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports-quick/ (the pipeline check)

@@ -30,9 +30,9 @@
 # applied. The seed's reported **99.45%** therefore belongs to *this* stage, not to
 # augmentation. The next notebook applies the augmentation it meant to use.
 #
-# A caution for quick runs (`profile="quick"`: 2 epochs on 1,800 images). BatchNorm
+# A caution for quick runs (`profile="quick"`: 2 epochs on a small sample). BatchNorm
 # normalises with each batch's statistics in training, but with moving averages at test
-# time, and those averages move by only 1% a step. After about 60 steps they are still
+# time, and those averages move by only 1% a step. After a few dozen steps they are still
 # near their initial values, so a quick run of this stage can score near chance on the
 # test set while its training accuracy climbs. That reflects the short run, not the
 # model: the full protocol takes some 17,000 steps.

@@ -209,3 +209,14 @@ def test_a_full_disk_while_publishing_is_one_line_and_keeps_nothing_half_written
     assert error.count("\n") == 1 and "No space left on device" in error and f"in {out}/" in error
     assert not (out / "metrics.json").exists()  # not taken for finished
     assert (out / ".partial" / "checkpoint.npz").is_file()  # the trained epochs are kept: the same command resumes
+
+
+def test_notebook_checks_every_name_before_running_any(capsys, monkeypatch):
+    from mnist_lab.orchestration import runner
+
+    ran = []
+    monkeypatch.setattr(runner, "run_notebook", lambda name, *args, **kwargs: ran.append(name))
+    assert main(["notebook", "01_dnn", "99_nope"]) == 2
+    assert ran == [] and "unknown notebook '99_nope'" in capsys.readouterr().err
+    assert main(["notebook", "01_dnn", "02_cnn", "--profile", "quick"]) == 0
+    assert ran == ["01_dnn", "02_cnn"]  # in the order given, in one process

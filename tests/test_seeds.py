@@ -9,6 +9,7 @@ from mnist_lab.core.config import ConfigError
 from mnist_lab.core.run_dir import load_run
 from mnist_lab.orchestration import verify
 from mnist_lab.orchestration.cli import main
+from mnist_lab.orchestration.profiles import PROFILES
 from mnist_lab.orchestration.stats import (
     band_z,
     difference_interval,
@@ -264,7 +265,7 @@ def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
     from mnist_lab.orchestration.sweep import all_stage_seeds
 
     for seed in (42, 0):
-        fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 5000, seed=seed, epochs=2, subset=2000)
+        fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 500, seed=seed, **PROFILES["quick"])
     rows = seed_rows(all_stage_seeds(tmp_path, "quick"))
     assert rows["cnn"]["target"] is None and target_lines(rows) == []
 

@@ -63,10 +63,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_notebook(args) -> int:
-    from mnist_lab.orchestration.runner import run_notebook
+    from mnist_lab.orchestration.runner import check_notebook, run_notebook
 
     args.resume_hint = "the previous report is untouched; run the same command again to resume training"
-    run_notebook(args.name, args.profile, force=args.force)
+    for name in args.name:  # every name checked before the first one runs
+        check_notebook(name)
+    for name in args.name:  # one process for all: its imports are paid once, not per notebook
+        run_notebook(name, args.profile, force=args.force)
     return 0
 
 
@@ -204,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=cmd_train)
     notebook = commands.add_parser("notebook", help="execute one notebook with papermill into the reports folder")
-    notebook.add_argument("name", help="a notebooks/NN_name.py without .py, e.g. 00_data, 01_dnn")
+    notebook.add_argument(
+        "name", nargs="+", help="notebooks/NN_name.py without .py, e.g. 00_data 01_dnn (run in the order given)"
+    )
     notebook.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
     notebook.add_argument("--force", action="store_true", help="run even if its inputs are unchanged")
     notebook.set_defaults(handler=cmd_notebook)

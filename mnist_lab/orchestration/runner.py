@@ -49,11 +49,15 @@ class NotebookFailed(RuntimeError):
     """A notebook raised; the message names it and where its executed copy is."""
 
 
+def check_notebook(name: str) -> None:
+    if name not in NOTEBOOKS:
+        raise ConfigError(f"unknown notebook {name!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+
+
 def read_notebook(name: str):
     import jupytext
 
-    if name not in NOTEBOOKS:
-        raise ConfigError(f"unknown notebook {name!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+    check_notebook(name)
     notebook = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
     # papermill needs a kernelspec; the runner always executes with this one.
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
@@ -169,17 +173,17 @@ def run_notebook(name: str, profile: str = "full", reports=None, log_output: boo
     folder), and one runner at a time works on a report: a second stops at once (RunBusy).
     """
     check_profile(profile)
-    notebook = read_notebook(name)  # checks the name
+    check_notebook(name)
     reports = Path(reports or reports_root(profile))
     check_writable(reports)
     with FolderLock(reports / NOTEBOOKS[name]):
         try:
-            return _run_locked(name, notebook, profile, reports, log_output, force)
+            return _run_locked(name, profile, reports, log_output, force)
         finally:
             _tidy_staging(reports, NOTEBOOKS[name])
 
 
-def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force: bool) -> Path:
+def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> Path:
     import nbformat
     import papermill
 
@@ -192,6 +196,7 @@ def _run_locked(name, notebook, profile, reports: Path, log_output: bool, force:
         report.touch()  # tell make it is current
         print(f"== {name}: up to date ({report}; inputs unchanged)", flush=True)
         return final_dir
+    notebook = read_notebook(name)  # only now: jupytext and nbformat take seconds to import
     staging = reports / ".staging" / folder
     parameters = notebook_parameters(name, profile, reports, staging)
 
