@@ -49,9 +49,9 @@ def test_stage_notebook_parameters_match_the_package(name):
 
 
 def calls_cells_only(statement: ast.stmt) -> bool:
-    """`from mnist_lab import cells`, or `[names =] cells.something(arguments)` with plain arguments."""
+    """`from mnist_lab.orchestration import cells`, or `[names =] cells.something(arguments)` with plain arguments."""
     if isinstance(statement, ast.ImportFrom):
-        return statement.module == "mnist_lab" and [a.name for a in statement.names] == ["cells"]
+        return statement.module == "mnist_lab.orchestration" and [a.name for a in statement.names] == ["cells"]
     value = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
     if not isinstance(value, ast.Call):
         return False

@@ -86,10 +86,10 @@ def _seeds(row: dict) -> str:
 
 def summary_line(stage: str, row: dict) -> str:
     """One line per stage: clean accuracy beside the mean over the 15 corruptions."""
-    interval = f" (95% interval {100 * row['low']:.2f}-{100 * row['high']:.2f}%)" if row["n"] > 1 else ""
+    interval = f"; 95% interval {100 * row['low']:.2f}-{100 * row['high']:.2f}%" if row["n"] > 1 else ""
     return (
         f"- `{stage}`: clean test {100 * row['clean']:.2f}%, mean over the 15 corruptions "
-        f"{100 * row['mean_corruption']:.2f}%{interval} ({_seeds(row)})"
+        f"{100 * row['mean_corruption']:.2f}% ({_seeds(row)}{interval})"
     )
 
 
