@@ -83,3 +83,15 @@ def test_the_registry_answers_every_part_and_says_why_it_cannot():
     robustness = next(row for row in rows if row["quote"] == "improved robustness")
     assert robustness["verdict"] == claims.NOT_TESTABLE and "1 and 0 seeds" in robustness["evidence"]
     assert claims.claims_table(rows).count("\n") == len(rows) + 1
+
+
+def test_early_stopping_counts_the_stops_and_judges_restoring_with_its_interval():
+    stopped = run([0.98] * 12, epochs=20, test=0.990, last_epoch_test_accuracy=0.985)  # stopped at 12
+    full = [run([0.98] * 20, seed=s, test=0.990 + s / 1000, last_epoch_test_accuracy=0.984) for s in (1, 2)]
+    # restored minus last: +0.5, +0.7 and +0.8 points, mean +0.667
+    older = run([0.98] * 20, seed=3)  # before runs recorded their last epoch's accuracy
+    verdict, evidence = claims._early_stopping({"runs": {"dnn": [stopped, *full, older]}})
+    assert evidence.startswith("it stopped 1 of 4 seed-protocol runs before their 20 epochs")
+    assert verdict == claims.SUPPORTED and "+0.667 points (95% interval" in evidence and "3 runs" in evidence
+    verdict, evidence = claims._early_stopping({"runs": {"dnn": [stopped, older]}})
+    assert verdict == claims.NOT_TESTABLE and "(1 so far)" in evidence

@@ -161,3 +161,10 @@ def test_the_report_reads_stored_results(tmp_path):
     assert rotation[0] == (0, 0.9) and [level for level, _ in rotation] == [0, *robustness.ROTATIONS]
     (run / "robustness.json").write_text(json.dumps({**stored, "suite_version": 0}))
     assert stage_results(tmp_path, "full") == {}  # another suite version's results are not these
+
+
+def test_a_two_seed_interval_stays_within_what_an_accuracy_can_be():
+    from mnist_lab.orchestration.robustness_results import summary_line
+
+    row = {"n": 2, "low": 0.2166, "high": 1.2331, "clean": 0.9948, "mean_corruption": 0.7248}
+    assert summary_line("cnn_bn_aug", row).endswith("(mean of 2 seeds; 95% interval 21.66-100.00%)")

@@ -216,7 +216,10 @@ def _early_stopping(evidence):
             f"{text}; the effect of restoring the best epoch is recorded only by newer runs ({len(restored)} so far)",
         )
     effect = of_one([_accuracy(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored])
-    return judge(effect, +1), f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points"
+    return judge(effect, +1), (
+        f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points (95% interval "
+        f"{effect.low:+.3f} to {effect.high:+.3f}; {effect.n[0]} runs that record both)"
+    )
 
 
 PARTS = (

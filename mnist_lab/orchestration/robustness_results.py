@@ -86,7 +86,8 @@ def _seeds(row: dict) -> str:
 
 def summary_line(stage: str, row: dict) -> str:
     """One line per stage: clean accuracy beside the mean over the 15 corruptions."""
-    interval = f"; 95% interval {100 * row['low']:.2f}-{100 * row['high']:.2f}%" if row["n"] > 1 else ""
+    low, high = max(row["low"], 0.0), min(row["high"], 1.0)  # few seeds: the t interval can overrun 0-100%
+    interval = f"; 95% interval {100 * low:.2f}-{100 * high:.2f}%" if row["n"] > 1 else ""
     return (
         f"- `{stage}`: clean test {100 * row['clean']:.2f}%, mean over the 15 corruptions "
         f"{100 * row['mean_corruption']:.2f}% ({_seeds(row)}{interval})"
