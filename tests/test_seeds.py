@@ -295,3 +295,13 @@ def test_an_ablation_sweep_trains_its_own_protocol_into_its_own_folder(tmp_path)
     assert 0 <= run.metrics["last_epoch_test_errors"] <= 10_000  # restoring's effect is recorded
     with pytest.raises(ConfigError, match="unknown ablation"):
         run_sweep(["dnn"], [0], "quick", tmp_path, ablation="no_such")
+
+
+def test_every_stage_shares_its_profile_test_digits():
+    from mnist_lab.core.models import STAGES
+    from mnist_lab.orchestration.profiles import PROFILES, resolve_config
+    from mnist_lab.orchestration.seed_results import test_labels
+
+    for profile in PROFILES:  # what test_labels(profile) assumes when it resolves one stage
+        assert len({resolve_config(stage, profile).test_subset for stage in STAGES}) == 1
+    assert len(test_labels("quick")) == PROFILES["quick"]["test_subset"] and len(test_labels("full")) == 10_000

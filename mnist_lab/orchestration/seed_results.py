@@ -214,10 +214,14 @@ def test_labels(profile: str | None = None):
     """The digits of the test set as a profile's runs see it (the quick profile's fixed sample),
     or all 10,000 in canonical order (None: what the robustness suite indexes)."""
     from mnist_lab.core.data import fetch_mnist, test_indices
-    from mnist_lab.orchestration.profiles import PROFILES
+    from mnist_lab.orchestration.profiles import resolve_config
 
     labels = fetch_mnist().as_keras_tuple()[1][1]
-    return labels if profile is None else labels[test_indices(labels, PROFILES[profile].get("test_subset"))]
+    if profile is None:
+        return labels
+    # The resolved config, not PROFILES alone: its default and the stage protocol count too (every
+    # stage shares its profile's test digits, which the paired tests and ensembles rely on).
+    return labels[test_indices(labels, resolve_config(next(iter(STAGES)), profile).test_subset)]
 
 
 def ensemble_markdown(rows: dict[str, dict], min_seeds: int) -> list[str]:

@@ -106,7 +106,7 @@ def progress_lines(reports, profile: str = "full") -> list[str]:
     for name in CANDIDATES:
         config = candidate_config(name, profile)
         state = read_checkpoint_state(Path(reports) / SELECTION_DIR / name / PARTIAL_DIR)
-        if state is None or not same_config(state.get("config") or {}, config):
+        if state is None or not same_config(state.get("config"), config):
             continue
         records = state["history"]
         line = f"in progress: {name}, {len(records)} of {config.epochs} epochs run"
