@@ -17,6 +17,7 @@ from mnist_lab.orchestration.stats import (
     ensemble_errors,
     probability_of_superiority,
     seed_summary,
+    variance_ratio_interval,
     verdict,
 )
 from mnist_lab.orchestration.sweep import parse_seeds, run_sweep, seed_run_dir, stage_seeds
@@ -45,6 +46,15 @@ def test_an_overlapping_step_is_not_detectable_and_bounded():
     result = verdict([0.9960, 0.9963, 0.9958, 0.9961], [0.9962, 0.9959, 0.9964, 0.9960])
     assert result["verdict"] == "not detectable" and result["low"] < 0 < result["high"]
     assert verdict([0.996], [0.997])["verdict"] == "not enough seeds"
+
+
+def test_variance_ratio_interval_on_worked_numbers():
+    # variances 1.6667 and 6.6667 (ddof 1): ratio 4; F(0.975; 3, 3) = 15.439, F(0.025; 3, 3) = 1 / 15.439.
+    ratio, low, high = variance_ratio_interval([1, 2, 3, 4], [1, 3, 5, 7])
+    assert ratio == pytest.approx(4.0)
+    assert (low, high) == (pytest.approx(4 / 15.439, rel=1e-4), pytest.approx(4 * 15.439, rel=1e-4))
+    assert np.isnan(variance_ratio_interval([1.0], [1, 2])[0])  # one seed: no interval
+    assert np.isnan(variance_ratio_interval([2, 2], [1, 2])[0])  # no spread to divide by
 
 
 def test_probability_of_superiority_counts_ties_half():

@@ -349,14 +349,19 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
 
 
 def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[dict]:
-    """Every claim of the seed's notes with its verdict (mnist_lab.orchestration.claims), and the curves behind
-    the convergence and overfitting verdicts."""
+    """Every claim of the seed's notes with its verdict (mnist_lab.orchestration.claims), the curves behind
+    the convergence and overfitting verdicts, and, once the ablation has runs, the schedule's."""
     from mnist_lab.orchestration.claims import claims_table, gather, verdicts
 
-    rows = verdicts(gather(Path(reports_dir or reports_root(profile)), profile))
+    evidence = gather(Path(reports_dir or reports_root(profile)), profile)
+    rows = verdicts(evidence)
     _markdown(claims_table(rows))
     if runs:
         _show(plots.claims_evidence(runs), _comparison_figure(profile, reports_dir, out_dir, "claims_evidence"))
+    with_schedule = {run.seed: run for run in evidence["runs"].get("cnn_bn", [])}
+    pairs = {run.seed: (with_schedule[run.seed], run) for run in evidence["ablation"] if run.seed in with_schedule}
+    if pairs:
+        _show(plots.schedule_ablation(pairs), _comparison_figure(profile, reports_dir, out_dir, "schedule_ablation"))
     return rows
 
 

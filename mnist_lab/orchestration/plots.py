@@ -253,6 +253,43 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
     return figure
 
 
+def schedule_ablation(pairs: dict[int, tuple], from_epoch: int = 6):
+    """Claim 6's evidence: each seed of `cnn_bn` (solid) beside the same seed without
+    ReduceLROnPlateau (dashed), validation accuracy and learning rate per epoch. The two runs of
+    a seed are the same run until the plateau first cuts the learning rate.
+
+    pairs: seed -> (the cnn_bn run, the constant-learning-rate run). from_epoch: where the accuracy
+    panel starts; the claim is about the later epochs, and BatchNorm's early swings (a dip to 87%
+    at epoch 3 in one seed) would flatten them.
+    """
+    figure, (acc_ax, lr_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for colour, (seed, runs) in zip(colours, sorted(pairs.items()), strict=False):
+        for run, style, name in zip(runs, ("-", "--"), ("plateau", "constant"), strict=True):
+            later = [record for record in run.history if record["epoch"] >= from_epoch]
+            label = f"seed {seed}, {name}"
+            acc_ax.plot(
+                [r["epoch"] for r in later], [100 * r["val_accuracy"] for r in later], style, color=colour, label=label
+            )
+            lr_ax.plot(
+                [r["epoch"] for r in run.history], [r["learning_rate"] for r in run.history], style, color=colour
+            )
+    acc_ax.set_ylabel("validation accuracy (%)")
+    acc_ax.set_title(f"validation accuracy, the later epochs ({from_epoch} on)", fontsize=10)
+    lr_ax.set_yscale("log")
+    lr_ax.set_ylabel("learning rate")
+    lr_ax.set_title("the learning rate each epoch ran at", fontsize=10)
+    for ax in (acc_ax, lr_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    handles, labels = acc_ax.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    figure.suptitle("cnn_bn with and without ReduceLROnPlateau, same seeds", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 # --- robustness (notebook 08)
 
 

@@ -50,6 +50,7 @@ COMPARISON_FIGURES = {
     "seed_strip": "comparison/seed_strip.png",
     "ensemble_curves": "comparison/ensemble_curves.png",
     "claims_evidence": "comparison/claims_evidence.png",
+    "schedule_ablation": "comparison/schedule_ablation.png",  # only once the ablation has runs
 }
 # The test accuracy the seed notebook reported for its model, `cnn_bn` here (its augmentation never ran).
 SEED_REPORTED_ACCURACY = 0.9945
@@ -282,6 +283,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         ("Ensemble accuracy by number of members", COMPARISON_FIGURES["ensemble_curves"]),
         ("Validation curves of every stage", COMPARISON_FIGURES["validation_curves"]),
         ("The seed's claims: convergence and overfitting, every seed", COMPARISON_FIGURES["claims_evidence"]),
+        ("The seed's claims: the learning-rate schedule, same seeds", COMPARISON_FIGURES["schedule_ablation"]),
         ("Mean corruption error per stage", ROBUSTNESS_FIGURES["mean_corruption_error"]),
         ("Accuracy on rotated, shifted and zoomed digits", ROBUSTNESS_FIGURES["curves"]),
         ("The robustness suite", ROBUSTNESS_FIGURES["gallery"]),
@@ -300,18 +302,19 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     """The root README's results section, short enough to read in two minutes: the seed's claims
     checked, the results table, the robustness lines and two figures. Every step's verdict, the
     targets, the ensembles and the bfloat16 check are in reports/README.md."""
-    from mnist_lab.orchestration.claims import claims_table, gather, verdicts
+    from mnist_lab.orchestration.claims import claims_table, gather, tally, verdicts
 
     reports_dir = Path(reports_dir)
     runs = finished_runs(reports_dir)
     if not runs:
         return "No stage has finished yet."
     rows = seed_rows(all_stage_seeds(reports_dir, "full"))
+    claim_rows = verdicts(gather(reports_dir, "full"))
     parts = [
         "**The seed's claims, checked** (`mnist_lab/orchestration/claims.py` fixes each claim's measure and rule; "
-        "[docs/findings.md](docs/findings.md) explains the verdicts):",
+        "[docs/findings.md](docs/findings.md) explains the verdicts). " + tally(claim_rows),
         "",
-        claims_table(verdicts(gather(reports_dir, "full"))),
+        claims_table(claim_rows),
         "",
         "**Every stage**: *test accuracy* is the stage's seed-42 run (linked: its notebook, figures and "
         "model); the next column is the spread over every committed seed.",

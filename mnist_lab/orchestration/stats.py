@@ -86,6 +86,20 @@ def difference_interval(before, after, confidence: float = 0.95) -> tuple[float,
     return difference, float(interval.low), float(interval.high)
 
 
+def variance_ratio_interval(before, after, confidence: float = 0.95) -> tuple[float, float, float]:
+    """var(after) / var(before) and its F interval (assumes each sample is roughly normal)."""
+    import numpy as np
+    from scipy import stats
+
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    if min(len(before), len(after)) < 2 or np.var(before) == 0:
+        return float("nan"), float("nan"), float("nan")
+    ratio = float(np.var(after, ddof=1) / np.var(before, ddof=1))
+    tail = (1 - confidence) / 2
+    df = (len(after) - 1, len(before) - 1)
+    return ratio, ratio / float(stats.f.ppf(1 - tail, *df)), ratio / float(stats.f.ppf(tail, *df))
+
+
 def probability_of_superiority(before, after) -> float:
     """The chance that a run of `after` beats a run of `before`, over all pairs of seeds (ties count half)."""
     import numpy as np
