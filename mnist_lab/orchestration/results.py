@@ -243,10 +243,11 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
 
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
-    from mnist_lab.orchestration.claims import claims_table, gather, verdicts
+    from mnist_lab.orchestration.claims import claims_table, gather, tally, verdicts
 
     reports_dir = Path(reports_dir)
     runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
+    claim_rows = verdicts(gather(reports_dir, profile))
     ensembles = ensemble_rows(seed_runs, test_labels(profile), ENSEMBLE_MIN_SEEDS[profile])
     parts = [
         f"# Results ({profile} profile)",
@@ -258,7 +259,9 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         *([QUICK_CAVEAT, ""] if profile == "quick" else []),
         "## The seed's claims, checked",
         "",
-        claims_table(verdicts(gather(reports_dir, profile))),
+        tally(claim_rows),
+        "",
+        claims_table(claim_rows),
         "",
         "## Every stage",
         "",
