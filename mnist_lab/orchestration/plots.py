@@ -255,8 +255,8 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
 
 def schedule_ablation(pairs: dict[int, tuple], from_epoch: int = 6):
     """Claim 6's evidence: each seed of `cnn_bn` (solid) beside the same seed without
-    ReduceLROnPlateau (dashed), validation accuracy and learning rate per epoch. The two runs of
-    a seed are the same run until the plateau first cuts the learning rate.
+    ReduceLROnPlateau (dashed), validation accuracy and learning rate per epoch. A seed's two runs
+    start from the same weights and batches: on one kind of CPU they agree until the first cut.
 
     pairs: seed -> (the cnn_bn run, the constant-learning-rate run). from_epoch: where the accuracy
     panel starts; the claim is about the later epochs, and BatchNorm's early swings (a dip to 87%
