@@ -120,8 +120,8 @@ cells.precision_check(profile, reports_dir)
 # The curves show the evidence behind the convergence and overfitting verdicts: each seed's
 # validation accuracy over its first epochs, and how far its validation loss climbed above
 # its own minimum. Once the learning-rate ablation has runs, a second figure sets each of its
-# seeds beside the same seed of `cnn_bn`: the two start from the same weights and batches, so they agree until the plateau first
-# cuts the rate.
+# seeds beside the same seed of `cnn_bn`: the two start from the same weights and batches,
+# so they agree until the plateau first cuts the rate.
 
 # %% tags=["nbval-ignore-output"]
 claims = cells.claims(seed_runs, profile, reports_dir, out_dir)
