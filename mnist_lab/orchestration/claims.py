@@ -230,10 +230,10 @@ def _early_stopping(evidence):
     text = f"it stopped {len(stopped)} of {len(runs)} seed-protocol runs before their 20 epochs"
     if stopped:
         at = sorted(run.metrics["epochs_run"] for run in stopped)
-        text += (
-            f" (at epochs {at[0]}-{at[-1]}), where validation cross-entropy stood on average "
-            f"{np.mean([loss_rise(run) for run in stopped]):.4f} above its minimum"
-        )
+        text += f" (at epochs {at[0]}-{at[-1]})"
+        rises = [loss_rise(run) for run in stopped if run.history]
+        if rises:
+            text += f", where validation cross-entropy stood on average {np.mean(rises):.4f} above its minimum"
     if len(restored) < 2:
         return (
             NOT_TESTABLE,
