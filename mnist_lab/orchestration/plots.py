@@ -242,13 +242,18 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
     speed_ax.set_title(f"convergence: the first {first_epochs} epochs", fontsize=10)
     rise_ax.set_ylabel("validation cross-entropy above its minimum")
     rise_ax.set_title("overfitting: how far validation loss climbed", fontsize=10)
-    for ax in (speed_ax, rise_ax):
+    return _per_epoch_pair(figure, (speed_ax, rise_ax), "every seed of every stage")
+
+
+def _per_epoch_pair(figure, axes, title: str):
+    """Finish a two-panel figure over epochs: integer epochs, a grid, the first panel's legend outside."""
+    for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    handles, labels = speed_ax.get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    figure.suptitle("every seed of every stage", fontsize=10)
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -279,15 +284,7 @@ def schedule_ablation(pairs: dict[int, tuple], from_epoch: int = 6):
     lr_ax.set_yscale("log")
     lr_ax.set_ylabel("learning rate")
     lr_ax.set_title("the learning rate each epoch ran at", fontsize=10)
-    for ax in (acc_ax, lr_ax):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    handles, labels = acc_ax.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    figure.suptitle("cnn_bn with and without ReduceLROnPlateau, same seeds", fontsize=10)
-    figure.tight_layout()
-    return figure
+    return _per_epoch_pair(figure, (acc_ax, lr_ax), "cnn_bn with and without ReduceLROnPlateau, same seeds")
 
 
 # --- robustness (notebook 08)
