@@ -203,7 +203,10 @@ def _spread(runs, before, after):
     a, b = _runs_measure(runs, before, _accuracy), _runs_measure(runs, after, _accuracy)
     ratio, low, high = variance_ratio_interval(a, b)
     if ratio != ratio:  # nan: too few seeds, or no spread to compare against
-        return NOT_TESTABLE, f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few, or no spread to compare"
+        return (
+            NOT_TESTABLE,
+            f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few, or no spread to compare",
+        )
     effect = Effect(math.log(ratio), math.log(low), math.log(high), (len(a), len(b)))
     return judge(effect, -1), (
         f"standard deviation of test accuracy over seeds (points): `{before}` {np.std(a, ddof=1):.3f}, "
