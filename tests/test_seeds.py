@@ -55,6 +55,7 @@ def test_variance_ratio_interval_on_worked_numbers():
     assert (low, high) == (pytest.approx(4 / 15.439, rel=1e-4), pytest.approx(4 * 15.439, rel=1e-4))
     assert np.isnan(variance_ratio_interval([1.0], [1, 2])[0])  # one seed: no interval
     assert np.isnan(variance_ratio_interval([2, 2], [1, 2])[0])  # no spread to divide by
+    assert np.isnan(variance_ratio_interval([1, 2], [2, 2])[0])  # a ratio of 0 has no logarithm to judge
 
 
 def test_probability_of_superiority_counts_ties_half():

@@ -92,8 +92,8 @@ def variance_ratio_interval(before, after, confidence: float = 0.95) -> tuple[fl
     from scipy import stats
 
     before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    if min(len(before), len(after)) < 2 or np.var(before) == 0:
-        return float("nan"), float("nan"), float("nan")
+    if min(len(before), len(after)) < 2 or np.var(before) == 0 or np.var(after) == 0:
+        return float("nan"), float("nan"), float("nan")  # a zero variance: the interval collapses to 0 or inf
     ratio = float(np.var(after, ddof=1) / np.var(before, ddof=1))
     tail = (1 - confidence) / 2
     df = (len(after) - 1, len(before) - 1)
