@@ -12,6 +12,7 @@ INSTALLED := $(VENV)/.installed
 
 STAGE ?= cnn_bn_aug
 SEEDS ?= 0-3
+JOBS ?= 1
 EPOCHS ?=
 SUBSET ?=
 TRAIN_ARGS := --stage $(STAGE) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SUBSET),--subset $(SUBSET))
@@ -40,11 +41,11 @@ COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
 ROBUSTNESS := $(call report_of,$(filter %_robustness,$(NOTEBOOKS)))
 PACKAGE_SOURCES := $(wildcard mnist_lab/*.py mnist_lab/*/*.py)
 
-.PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels clean reproduce reproduce-quick $(NOTEBOOKS)
+.PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels gpu-rehearsal models clean reproduce reproduce-quick $(NOTEBOOKS)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
-	@echo "  Variables: STAGE=$(STAGE) (make stages lists them), EPOCHS=, SUBSET=, SEEDS=$(SEEDS),"
+	@echo "  Variables: STAGE=$(STAGE) (make stages lists them), EPOCHS=, SUBSET=, SEEDS=$(SEEDS), JOBS=$(JOBS),"
 	@echo "             PROFILE=$(PROFILE) (full or quick), FORCE=1 (rerun notebooks whose inputs are unchanged)"
 	@echo "  One notebook: $(foreach n,$(NOTEBOOKS),make $(n) ·) [PROFILE=quick] [FORCE=1]"
 
@@ -68,12 +69,8 @@ stages: $(INSTALLED) ## List the stages
 train: $(INSTALLED) ## Train STAGE into runs/STAGE (e.g. make train STAGE=dnn EPOCHS=2 SUBSET=5000)
 	$(BIN)/mnist-lab train $(TRAIN_ARGS)
 
-seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; make -j2 seeds: two at once)
-	@$(MAKE) --no-print-directory $(addprefix seed-,$(shell $(BIN)/mnist-lab sweep --plan --seeds $(SEEDS)))
-
-# One target per (stage, seed), in the order the sweep gives (the contested steps first).
-seed-%: $(INSTALLED)
-	$(BIN)/mnist-lab sweep --stage $(word 1,$(subst @, ,$*)) --seeds $(word 2,$(subst @, ,$*))
+seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; JOBS=2: two at once)
+	$(BIN)/mnist-lab sweep --seeds $(SEEDS) --jobs $(JOBS)
 
 select: $(INSTALLED) ## Train the longer-budget candidates for cnn_bn_aug into reports/selection/ (hours; test set never evaluated)
 	$(BIN)/mnist-lab select
@@ -107,14 +104,17 @@ bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput agains
 	$(BIN)/python benchmarks/augmentation_sharpness.py
 	$(BIN)/python benchmarks/augmentation_throughput.py --full-epoch
 
-# What the GPU machine (Python 3.12, JAX with CUDA) lacks, at this repository's pinned versions.
-# scikit-image and its dependencies: every run ends by evaluating the robustness suite.
-GPU_WHEELS := keras namex optree scikit-image lazy-loader ImageIO tifffile networkx pillow
-gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, for benchmarks/gpu_stage.sh (DEVELOPERS.md)
+# What the GPU machine (Python 3.12, JAX with CUDA, scikit-image) lacks, at this repository's pinned versions
+# (typing_extensions for optree and absl-py for Keras may be there already: carried to be sure, 0.3 MB).
+GPU_WHEELS := keras namex optree typing_extensions absl-py
+gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, for gpu/sweep.sh (gpu/README.md)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 	    $(foreach w,$(GPU_WHEELS),$(shell grep -i '^$(w)==' requirements.txt))
 	@ls .whl
+
+gpu-rehearsal: gpu-wheels ## Rehearse the GPU sweep on this CPU: Python 3.12 with the machine's packages, no TensorFlow (gpu/README.md)
+	bash gpu/rehearse.sh
 
 # One process runs every notebook in order, each skipped when its inputs (by content) are
 # unchanged; the per-notebook targets below do the same for one.
@@ -155,6 +155,9 @@ $(call report_of,$(filter %_cnn_bn_aug,$(NOTEBOOKS))) $(COMPARISON): $(wildcard 
 NEIGHBOURS := $(filter-out :%,$(join $(wordlist 2,$(words $(STAGE_NOTEBOOKS)),$(STAGE_NOTEBOOKS)),$(addprefix :,$(STAGE_NOTEBOOKS))))
 $(foreach pair,$(NEIGHBOURS),$(eval $(call report_of,$(word 1,$(subst :, ,$(pair)))): \
     $(wildcard $(REPORTS)/$(call folder_of,$(word 2,$(subst :, ,$(pair))))/metrics.json)))
+
+models: $(INSTALLED) ## Restore the stage runs' model.keras from git history (reports/models.json)
+	$(BIN)/mnist-lab models
 
 clean: ## Remove caches and ad-hoc runs (keeps .venv, data/ and reports/)
 	rm -rf runs .pytest_cache

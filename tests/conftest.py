@@ -24,7 +24,7 @@ def without_timings(history):
     return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
 
 
-def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, history=(), **config):
+def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, history=(), backend="tensorflow", **config):
     """A finished run folder that got the test digits `wrong` (default: the first `errors`) wrong,
     as 7 -> 1, without training anything. `config` overrides TrainConfig fields (e.g. seed)."""
     import numpy as np
@@ -53,7 +53,11 @@ def fake_run(path, stage, accuracy, errors, wrong=None, probabilities=None, hist
             "data": {"train": 54000, "test": 10000},
             "misclassified": [[i, 7, 1] for i in wrong],
             "confusion_matrix": matrix.tolist(),
-            "environment": {"device": "CPU (2 cores)", "backend": "jax", "jax": "0.7.0"},
+            "environment": {
+                "device": "CPU (2 cores)",
+                "backend": backend,
+                backend: "2.21.0" if backend == "tensorflow" else "0.11.2",
+            },
         },
     )
     return path

@@ -8,6 +8,11 @@ from mnist_lab.core.run_dir import Run
 from mnist_lab.orchestration import claims
 
 
+def judged(finding):
+    """A part's Finding as (verdict, evidence text)."""
+    return finding.verdict, finding.evidence
+
+
 def run(val_accuracy, accuracy=None, val_ce=None, epochs=20, seed=0, test=0.99, **metrics):
     history = [
         {
@@ -98,11 +103,11 @@ def test_early_stopping_counts_the_stops_and_judges_restoring_with_its_interval(
     full = [run([0.98] * 20, seed=s, test=0.990 + s / 1000, last_epoch_test_accuracy=0.984) for s in (1, 2)]
     # restored minus last: +0.5, +0.7 and +0.8 points, mean +0.667
     older = run([0.98] * 20, seed=3)  # before runs recorded their last epoch's accuracy
-    verdict, evidence = claims._early_stopping({"runs": {"dnn": [stopped, *full, older]}})
+    verdict, evidence = judged(claims._early_stopping({"runs": {"dnn": [stopped, *full, older]}}))
     assert evidence.startswith("it stopped 1 of 4 seed-protocol runs before their 20 epochs (at epochs 12-12)")
     assert "stood on average 0.0100 above its minimum" in evidence
     assert verdict == claims.SUPPORTED and "+0.667 points (95% interval" in evidence and "3 runs" in evidence
-    verdict, evidence = claims._early_stopping({"runs": {"dnn": [stopped, older]}})
+    verdict, evidence = judged(claims._early_stopping({"runs": {"dnn": [stopped, older]}}))
     assert verdict == claims.NOT_TESTABLE and "(1 so far)" in evidence
 
 
@@ -110,17 +115,17 @@ def test_the_schedule_ablation_is_judged_against_cnn_bn_on_its_own_seeds_only():
     with_schedule = [run([0.99] * 20, seed=s, test=0.9960 + s / 10000) for s in range(5)]
     with_schedule[4] = run([0.99] * 20, seed=4, test=0.9000)  # a seed the ablation lacks: must not count
     constant = [run([0.99] * 20, seed=s, test=0.9940 + s / 10000) for s in range(3)]
-    verdict, evidence = claims._ablation({"runs": {"cnn_bn": with_schedule}, "ablation": constant})
+    verdict, evidence = judged(claims._ablation({"runs": {"cnn_bn": with_schedule}, "ablation": constant}))
     assert verdict == claims.SUPPORTED and "difference +0.200" in evidence and "3 and 3 seeds" in evidence
-    verdict, evidence = claims._ablation({"runs": {"cnn_bn": with_schedule}, "ablation": constant[:2]})
+    verdict, evidence = judged(claims._ablation({"runs": {"cnn_bn": with_schedule}, "ablation": constant[:2]}))
     assert verdict == claims.NOT_TESTABLE and "2 of its 3 seeds" in evidence
 
 
 def test_spread_across_seeds_is_judged_on_the_ratio_of_variances():
     steady = [run([0.99] * 3, seed=s, test=0.9950 + d) for s, d in enumerate((0, 1e-4, -1e-4, 2e-5, -2e-5))]
     wild = [run([0.99] * 3, seed=s, test=0.9950 + d) for s, d in enumerate((0, 3e-3, -3e-3, 2e-3, -2e-3))]
-    verdict, evidence = claims._spread({"a": wild, "b": steady}, "a", "b")
+    verdict, evidence = judged(claims._spread({"a": wild, "b": steady}, "a", "b"))
     assert verdict == claims.SUPPORTED and "5 and 5 seeds" in evidence  # b varies far less than a
-    assert claims._spread({"a": steady, "b": wild}, "a", "b")[0] == claims.CONTRADICTED
-    assert claims._spread({"a": steady, "b": steady}, "a", "b")[0] == claims.NOT_DETECTABLE
-    assert claims._spread({"a": steady[:1], "b": wild}, "a", "b")[0] == claims.NOT_TESTABLE
+    assert claims._spread({"a": steady, "b": wild}, "a", "b").verdict == claims.CONTRADICTED
+    assert claims._spread({"a": steady, "b": steady}, "a", "b").verdict == claims.NOT_DETECTABLE
+    assert claims._spread({"a": steady[:1], "b": wild}, "a", "b").verdict == claims.NOT_TESTABLE

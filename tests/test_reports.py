@@ -28,11 +28,20 @@ REPORTS = reports_root("full")
 MODEL_BUDGET_BYTES = 40 * 1024 * 1024  # all committed model files together
 
 
+@pytest.fixture(scope="module")
+def restored_models():
+    """The stage runs' models, written back from git history (mnist_lab.orchestration.stored_models)."""
+    from mnist_lab.orchestration.stored_models import restore
+
+    return dict(restore())
+
+
 @pytest.mark.parametrize("stage", list(STAGES))
-def test_committed_model_reproduces_its_test_accuracy(stage):
+def test_committed_model_reproduces_its_test_accuracy(stage, restored_models):
     model_path, metrics_path = REPORTS / stage / "model.keras", REPORTS / stage / "metrics.json"
     if not metrics_path.is_file():
         pytest.skip(f"no full-protocol report for {stage} yet (make reproduce)")
+    assert f"reports/{stage}/model.keras" in restored_models, "its model is not recorded in reports/models.json"
     metrics = json.loads(metrics_path.read_text())
     model = keras.models.load_model(model_path)  # plain Keras: no custom objects, no mnist_lab
     _, (x_test, y_test) = fetch_mnist().as_keras_tuple()
@@ -42,8 +51,21 @@ def test_committed_model_reproduces_its_test_accuracy(stage):
 
 
 def test_committed_models_fit_the_size_budget():
-    total = sum(path.stat().st_size for path in REPORTS.glob("*/model.keras"))
+    from mnist_lab.orchestration.stored_models import manifest
+
+    total = sum(entry["bytes"] for entry in manifest().values())
     assert total < MODEL_BUDGET_BYTES, f"committed models take {total / 2**20:.1f} MiB"
+
+
+def test_what_travels_to_a_gpu_machine_leaves_room_for_the_data_and_wheels():
+    # The device tool sends the tracked files plus the carried data/mnist.npz (11 MB) and wheels
+    # (about 2 MB), 64 MiB in all; 40 MiB of tracked files leaves room for many more runs.
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+    tracked = sum((PROJECT_ROOT / name).stat().st_size for name in listed.decode().split("\0") if name)
+    assert tracked < 40 * 2**20, f"tracked files take {tracked / 2**20:.1f} MiB: a device call would not fit"
+    assert not any(name.endswith("model.keras") for name in listed.decode().split("\0")), "a model is tracked"
 
 
 def test_readme_results_are_the_committed_reports():

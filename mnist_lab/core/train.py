@@ -60,12 +60,33 @@ def training_fingerprint(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps([config.to_dict(), TRAINING_VERSION], sort_keys=True).encode()).hexdigest()
 
 
+def run_backend(metrics: dict) -> str:
+    """The Keras backend a finished run trained under (runs that predate the field: TensorFlow)."""
+    return metrics.get("environment", {}).get("backend", "tensorflow")
+
+
+def refuse_other_backend(out_dir: Path) -> None:
+    """A finished run of another Keras backend is never reused nor replaced: the backend is part of
+    a run's identity (its numbers are another sample of the experiment, pooled in its own band)."""
+    if not (out_dir / "metrics.json").is_file():
+        return
+    theirs, mine = run_backend(load_run(out_dir).metrics), keras.config.backend()
+    if theirs != mine:
+        raise ConfigError(
+            f"{out_dir} holds a finished run trained under the {theirs} backend, and this process trains under "
+            f"{mine}: a run of one backend is never reused or replaced by another; choose another folder "
+            "(mnist-lab puts each backend's runs in a folder of its own)"
+        )
+
+
 def load_finished(config: TrainConfig, out_dir: Path, evaluate_test: bool = True) -> Run | None:
-    """The finished run in out_dir if it was trained with this config and this training version
-    (and, if `evaluate_test`, was evaluated on the test set)."""
+    """The finished run in out_dir if it was trained with this config, this training version and
+    this process's Keras backend (and, if `evaluate_test`, was evaluated on the test set)."""
     if not all((out_dir / name).is_file() for name in REQUIRED_FILES):
         return None
     run = load_run(out_dir)
+    if run_backend(run.metrics) != keras.config.backend():
+        return None
     if not same_config(run.config, config) or (evaluate_test and "test_accuracy" not in run.metrics):
         return None
     return run if run.metrics.get("training_version") == TRAINING_VERSION else None
@@ -363,6 +384,7 @@ def run_stage(
     stage = get_stage(config.stage)
     check_writable(out_dir)
     with FolderLock(out_dir), dtype_policy(config.precision):
+        refuse_other_backend(out_dir)
         finished = load_finished(config, out_dir, evaluate_test) if reuse else None
         if finished is not None:
             print(

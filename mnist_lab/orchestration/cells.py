@@ -351,11 +351,13 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
 def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[dict]:
     """Every claim of the seed's notes with its verdict (mnist_lab.orchestration.claims), the curves behind
     the convergence and overfitting verdicts, and, once the ablation has runs, the schedule's."""
-    from mnist_lab.orchestration.claims import claims_table, gather, verdicts
+    from mnist_lab.orchestration.claims import gather, verdicts
+    from mnist_lab.orchestration.results import claims_markdown
 
-    evidence = gather(Path(reports_dir or reports_root(profile)), profile)
+    root = Path(reports_dir or reports_root(profile))
+    evidence = gather(root, profile)  # the committed runs' band: the figures below show it
     rows = verdicts(evidence)
-    _markdown(claims_table(rows))
+    _markdown("\n".join(claims_markdown(root, profile, evidence=True)))
     if runs:
         _show(plots.claims_evidence(runs), _comparison_figure(profile, reports_dir, out_dir, "claims_evidence"))
     with_schedule = {run.seed: run for run in evidence["runs"].get("cnn_bn", [])}

@@ -25,6 +25,26 @@ Measures, per run, from its history.json (one record per epoch) and metrics.json
   epoch 2 on, in points: how much validation accuracy jumps within a run.
 - robustness: the mean accuracy over the 15 corruptions (mnist_lab.orchestration.robustness_results).
 
+Bands: runs of different Keras backends are never pooled (a JAX run is another sample of the
+experiment, not a copy of a TensorFlow one). Every part is judged once per band
+(mnist_lab.orchestration.sweep.bands): `band_verdicts` gives one column per band that has runs
+on both sides of at least one comparison, each cell with its n; where two bands' verdicts
+differ, the table says so and picks neither.
+
+What an undecided part needs (fixed before any of these numbers was computed, issue 42): for a
+part that is "not detectable with these seeds", the evidence also gives
+- what these seeds rule out: the values outside its 95% interval (a difference below its low
+  end or above its high end; for "~X%", a mean outside the interval; for the spread, a ratio of
+  variances outside its F interval); and
+- the seeds a side that would detect the observed effect with 80% power under the same
+  two-sided 5% rule, taking the observed effect and spread as the truth: statsmodels'
+  TTestIndPower on Cohen's d (pooled standard deviation) for a difference between two stages;
+  TTestPower (one sample) for one stage's mean against zero or, for "~X%", against the nearest
+  edge of its band; and for the ratio of variances, the F test's own power
+  (stats.variance_ratio_power), searched for the smallest n. No observed effect, or more than
+  stats.MAX_SEEDS, reads "more than 10,000". It is a planning figure, not a verdict: the
+  observed effect of a few seeds is itself uncertain.
+
 Across seeds, stability is the spread of test accuracy: the ratio of two stages' variances over
 seeds with its F interval (stats.variance_ratio_interval), judged on its logarithm, so that zero
 means equal spread. This one part was added after the results table had shown each stage's
@@ -40,7 +60,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_lab.core.run_dir import Run
-from mnist_lab.orchestration.stats import difference_interval, mean_interval, variance_ratio_interval
+from mnist_lab.orchestration.stats import (
+    difference_interval,
+    mean_interval,
+    seeds_for_difference,
+    seeds_for_mean,
+    seeds_for_variance_ratio,
+    seeds_text,
+    variance_ratio_interval,
+)
 
 THRESHOLDS = (0.98, 0.99)  # validation accuracy a run must reach to have "converged" this far
 APPROX = 0.5  # points: "~98%" is read as 97.5-98.5%
@@ -130,6 +158,30 @@ def judge_approx(effect: Effect, target: float) -> str:
     return NOT_DETECTABLE
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One part's verdict in one band, with the evidence for it."""
+
+    verdict: str
+    evidence: str  # the whole evidence (reports/README.md)
+    number: str = ""  # the one number that decides it, with its interval (the README's table)
+    n: str = ""  # "5 and 7 seeds"
+    ruled_out: str = ""  # an undecided part: what these seeds rule out
+    seeds_needed: str = ""  # an undecided part: the seeds a side that would detect the observed effect
+
+
+def _finding(verdict, evidence, number, n, ruled_out, seeds: Callable[[], str], had: int) -> Finding:
+    """A Finding; what an undecided part needs is worked out (`seeds()`) only when it is undecided.
+    `had`: the most seeds a side it has, to say when the figure is no more than that."""
+    if verdict != NOT_DETECTABLE:
+        return Finding(verdict, evidence, number, n)
+    needed = seeds()
+    count = needed.split()[0]
+    if count.isdigit() and int(count) <= had:  # the power figure pools the spreads; Welch's interval does not
+        needed += " (no more than it has: its two spreads differ, which Welch's interval pays for)"
+    return Finding(verdict, evidence, number, n, ruled_out, needed)
+
+
 # --- the registry
 
 
@@ -140,7 +192,7 @@ class Part:
     claim: int  # the number of the claim in the seed's notes (issue 33's list)
     quote: str
     prediction: str  # what it predicts, in measurable terms
-    evaluate: Callable  # (evidence: dict) -> (verdict, evidence text)
+    evaluate: Callable  # (evidence: dict) -> Finding
 
 
 def _runs_measure(runs: dict, stage: str, measure) -> list[float]:
@@ -150,34 +202,56 @@ def _runs_measure(runs: dict, stage: str, measure) -> list[float]:
 def _step(runs, before, after, measure, direction, unit, what):
     a, b = _runs_measure(runs, before, measure), _runs_measure(runs, after, measure)
     if len(a) < 2 or len(b) < 2:
-        return NOT_TESTABLE, f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few for an interval"
+        return Finding(
+            NOT_TESTABLE, f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few for an interval"
+        )
     effect = between(a, b)
-    return judge(effect, direction), (
+    interval = f"{effect.low:+.{unit}f} to {effect.high:+.{unit}f}"
+    return _finding(
+        judge(effect, direction),
         f"{what}: `{before}` {np.mean(a):.{unit}f}, `{after}` {np.mean(b):.{unit}f}; difference "
-        f"{effect.estimate:+.{unit}f} (95% interval {effect.low:+.{unit}f} to {effect.high:+.{unit}f}; "
-        f"{effect.n[0]} and {effect.n[1]} seeds)"
+        f"{effect.estimate:+.{unit}f} (95% interval {interval}; {effect.n[0]} and {effect.n[1]} seeds)",
+        f"{effect.estimate:+.{unit}f} ({interval})",
+        f"{effect.n[0]} and {effect.n[1]} seeds",
+        f"a difference below {effect.low:+.{unit}f} or above {effect.high:+.{unit}f}",
+        lambda: seeds_text(seeds_for_difference(a, b), "seeds a side would detect it"),
+        max(len(a), len(b)),
     )
 
 
 def _one(runs, stage, measure, direction, unit, what):
     values = _runs_measure(runs, stage, measure)
     if len(values) < 2:
-        return NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`: too few for an interval"
+        return Finding(NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`: too few for an interval")
     effect = of_one(values)
-    return judge(effect, direction), (
-        f"{what} of `{stage}`: mean {effect.estimate:.{unit}f} (95% interval {effect.low:.{unit}f} to "
-        f"{effect.high:.{unit}f}; {effect.n[0]} seeds)"
+    interval = f"{effect.low:.{unit}f} to {effect.high:.{unit}f}"
+    return _finding(
+        judge(effect, direction),
+        f"{what} of `{stage}`: mean {effect.estimate:.{unit}f} (95% interval {interval}; {effect.n[0]} seeds)",
+        f"{effect.estimate:.{unit}f} ({interval})",
+        f"{effect.n[0]} seeds",
+        f"a mean below {effect.low:.{unit}f} or above {effect.high:.{unit}f}",
+        lambda: seeds_text(seeds_for_mean(values), "seeds would detect it"),
+        len(values),
     )
 
 
 def _approx(runs, stage, target):
     values = [100 * run.metrics["test_accuracy"] for run in runs.get(stage, [])]
     if len(values) < 2:
-        return NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`"
+        return Finding(NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`")
     effect = of_one(values)
-    return judge_approx(effect, target), (
+    low, high = target - APPROX, target + APPROX
+    edge = low if abs(effect.estimate - low) < abs(effect.estimate - high) else high
+    return _finding(
+        judge_approx(effect, target),
         f"`{stage}` mean test accuracy {effect.estimate:.3f}% (95% interval {effect.low:.3f}-{effect.high:.3f}%; "
-        f"{effect.n[0]} seeds) against {target - APPROX:g}-{target + APPROX:g}%"
+        f"{effect.n[0]} seeds) against {low:g}-{high:g}%",
+        f"{effect.estimate:.3f}% ({effect.low:.3f}-{effect.high:.3f}%) against {low:g}-{high:g}%",
+        f"{effect.n[0]} seeds",
+        f"a mean below {effect.low:.3f}% or above {effect.high:.3f}%",
+        lambda: seeds_text(seeds_for_mean(values, edge), f"seeds would tell the mean from {edge:g}%"),
+        len(values),
     )
 
 
@@ -188,14 +262,22 @@ def _accuracy(run: Run) -> float:
 def _robustness(evidence, before, after):
     a, b = evidence["robustness"].get(before, []), evidence["robustness"].get(after, [])
     if len(a) < 2 or len(b) < 2:
-        return NOT_TESTABLE, (
-            f"mean corruption accuracy has {len(a)} and {len(b)} seeds with results of `{before}` and `{after}` "
-            "(seed runs kept no model before the robustness suite; seeds 5 and 6 are planned)"
+        return Finding(
+            NOT_TESTABLE,
+            f"mean corruption accuracy has {len(a)} and {len(b)} seeds with results of `{before}` and `{after}`",
         )
-    effect = between([100 * v for v in a], [100 * v for v in b])
-    return judge(effect, +1), (
+    a, b = [100 * v for v in a], [100 * v for v in b]
+    effect = between(a, b)
+    interval = f"{effect.low:+.2f} to {effect.high:+.2f}"
+    return _finding(
+        judge(effect, +1),
         f"mean accuracy over the 15 corruptions, difference {effect.estimate:+.2f} points (95% interval "
-        f"{effect.low:+.2f} to {effect.high:+.2f}; {effect.n[0]} and {effect.n[1]} seeds)"
+        f"{interval}; {effect.n[0]} and {effect.n[1]} seeds)",
+        f"{effect.estimate:+.2f} points ({interval})",
+        f"{effect.n[0]} and {effect.n[1]} seeds",
+        f"a difference below {effect.low:+.2f} or above {effect.high:+.2f} points",
+        lambda: seeds_text(seeds_for_difference(a, b), "seeds a side would detect it"),
+        max(len(a), len(b)),
     )
 
 
@@ -203,24 +285,29 @@ def _spread(runs, before, after):
     a, b = _runs_measure(runs, before, _accuracy), _runs_measure(runs, after, _accuracy)
     ratio, low, high = variance_ratio_interval(a, b)
     if ratio != ratio:  # nan: too few seeds, or no spread to compare against
-        return (
-            NOT_TESTABLE,
-            f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few, or no spread to compare",
+        return Finding(
+            NOT_TESTABLE, f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few, or no spread to compare"
         )
     effect = Effect(math.log(ratio), math.log(low), math.log(high), (len(a), len(b)))
-    return judge(effect, -1), (
+    return _finding(
+        judge(effect, -1),
         f"standard deviation of test accuracy over seeds (points): `{before}` {np.std(a, ddof=1):.3f}, "
         f"`{after}` {np.std(b, ddof=1):.3f}; ratio of variances {ratio:.2f} (95% interval {low:.2f} to {high:.2f}; "
-        f"{len(a)} and {len(b)} seeds)"
+        f"{len(a)} and {len(b)} seeds)",
+        f"ratio {ratio:.2f} ({low:.2f} to {high:.2f})",
+        f"{len(a)} and {len(b)} seeds",
+        f"a ratio of variances below {low:.2f} or above {high:.2f}",
+        lambda: seeds_text(seeds_for_variance_ratio(a, b), "seeds a side would detect it"),
+        max(len(a), len(b)),
     )
 
 
 def _ablation(evidence, minimum: int = 3):
     runs = evidence["ablation"]
     if len(runs) < minimum:
-        return NOT_TESTABLE, f"the ablation without ReduceLROnPlateau has {len(runs)} of its {minimum} seeds"
+        return Finding(NOT_TESTABLE, f"the ablation without ReduceLROnPlateau has {len(runs)} of its {minimum} seeds")
     seeds = {run.seed for run in runs}
-    paired = {"constant_lr": runs, "cnn_bn": [run for run in evidence["runs"]["cnn_bn"] if run.seed in seeds]}
+    paired = {"constant_lr": runs, "cnn_bn": [run for run in evidence["runs"].get("cnn_bn", []) if run.seed in seeds]}
     return _step(paired, "constant_lr", "cnn_bn", _accuracy, +1, 3, "test accuracy (%), the same seeds")
 
 
@@ -238,14 +325,22 @@ def _early_stopping(evidence):
         if rises:
             text += f", where validation cross-entropy stood on average {np.mean(rises):.4f} above its minimum"
     if len(restored) < 2:
-        return (
+        return Finding(
             NOT_TESTABLE,
             f"{text}; the effect of restoring the best epoch is recorded only by newer runs ({len(restored)} so far)",
         )
-    effect = of_one([_accuracy(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored])
-    return judge(effect, +1), (
+    gains = [_accuracy(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored]
+    effect = of_one(gains)
+    interval = f"{effect.low:+.3f} to {effect.high:+.3f}"
+    return _finding(
+        judge(effect, +1),
         f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points (95% interval "
-        f"{effect.low:+.3f} to {effect.high:+.3f}; {effect.n[0]} runs that record both)"
+        f"{interval}; {effect.n[0]} runs that record both)",
+        f"{effect.estimate:+.3f} points ({interval})",
+        f"{effect.n[0]} runs",
+        f"a gain below {effect.low:+.3f} or above {effect.high:+.3f} points",
+        lambda: seeds_text(seeds_for_mean(gains), "runs would detect it"),
+        len(gains),
     )
 
 
@@ -290,9 +385,8 @@ PARTS = (
         3,
         "to penalize large weights",
         "cnn_reg's dense weights are smaller than cnn's",
-        lambda e: (
-            NOT_TESTABLE,
-            "weight norms need the models, and only the seed-42 runs keep theirs: one seed a stage",
+        lambda e: Finding(
+            NOT_TESTABLE, "weight norms need the models, and only the seed-42 runs keep theirs: one seed a stage"
         ),
     ),
     Part(
@@ -365,33 +459,49 @@ PARTS = (
 )
 
 
-def gather(reports_dir, profile: str = "full") -> dict:
-    """What the registry judges: every stage's seeds, their robustness results, the ablation's runs."""
+def gather(reports_dir, profile: str = "full", backend: str | None = None) -> dict:
+    """What the registry judges in one band: every stage's seeds, their robustness results, the
+    ablation's runs, all of one Keras backend (default: the committed runs', sweep.HOME_BACKEND)."""
     from mnist_lab.orchestration.robustness_results import stage_results
-    from mnist_lab.orchestration.sweep import all_stage_seeds, stage_seeds
+    from mnist_lab.orchestration.sweep import HOME_BACKEND, all_stage_seeds, stage_seeds
 
-    robustness = stage_results(reports_dir, profile)
+    backend = backend or HOME_BACKEND
+    robustness = stage_results(reports_dir, profile, backend)
     return {
-        "runs": all_stage_seeds(reports_dir, profile),
+        "runs": all_stage_seeds(reports_dir, profile, backend),
         "robustness": {stage: [r["mean_corruption_accuracy"] for _, r in pairs] for stage, pairs in robustness.items()},
-        "ablation": stage_seeds(reports_dir, "cnn_bn", profile, ablation="constant_lr"),
+        "ablation": stage_seeds(reports_dir, "cnn_bn", profile, ablation="constant_lr", backend=backend),
     }
 
 
 def verdicts(evidence: dict) -> list[dict]:
     rows = []
     for part in PARTS:
-        verdict, text = part.evaluate(evidence)
+        finding = part.evaluate(evidence)
         rows.append(
             {
                 "claim": part.claim,
                 "quote": part.quote,
                 "prediction": part.prediction,
-                "evidence": text,
-                "verdict": verdict,
+                "evidence": finding.evidence,
+                "verdict": finding.verdict,
+                "finding": finding,
             }
         )
     return rows
+
+
+def band_verdicts(reports_dir, profile: str = "full") -> dict[str, list[dict]]:
+    """Band label ('TensorFlow, CPU') -> its verdicts, for every band with runs on both sides of at
+    least one comparison (a band where every part is 'not testable' judges nothing)."""
+    from mnist_lab.orchestration.sweep import band_label, bands
+
+    out = {}
+    for backend, runs in bands(reports_dir, profile).items():
+        rows = verdicts(gather(reports_dir, profile, backend))
+        if any(row["verdict"] != NOT_TESTABLE for row in rows):
+            out[band_label(backend, [run for stage_runs in runs.values() for run in stage_runs])] = rows
+    return out
 
 
 def tally(rows: list[dict]) -> str:
@@ -404,11 +514,57 @@ def tally(rows: list[dict]) -> str:
     return f"The seed's {numbered} claims, in {len(rows)} measurable parts: " + ", ".join(counts) + "."
 
 
+def band_tally(banded: dict[str, list[dict]]) -> str:
+    """tally() for each band, one sentence each."""
+    if len(banded) == 1:
+        ((label, rows),) = banded.items()
+        return f"{tally(rows)} (band: {label})"
+    return " ".join(f"{label}: {tally(rows)}" for label, rows in banded.items())
+
+
+def disagreement(banded: dict[str, list[dict]], index: int) -> bool:
+    """The bands' verdicts on part `index` differ (bands with nothing to judge it on aside)."""
+    found = {rows[index]["verdict"] for rows in banded.values() if rows[index]["verdict"] != NOT_TESTABLE}
+    return len(found) > 1
+
+
+def _needs(finding: Finding) -> str:
+    return f"; rules out {finding.ruled_out}; {finding.seeds_needed}" if finding.ruled_out else ""
+
+
+def _cell(finding: Finding) -> str:
+    if finding.verdict == NOT_TESTABLE:
+        return f"*{finding.verdict}*"
+    return f"**{finding.verdict}**: {finding.number}, {finding.n}{_needs(finding)}"
+
+
+def summary_table(banded: dict[str, list[dict]]) -> str:
+    """The README's table: one row per part, its verdict in each band with the number that decides
+    it and its n; for an undecided part, what is ruled out and the seeds a side it needs."""
+    labels = list(banded)
+    several = len(labels) > 1
+    header = ["#", "the seed's notes", "predicts", *labels, *(["bands"] if several else [])]
+    lines = ["| " + " | ".join(header) + " |", "| ---: | " + " | ".join("---" for _ in header[1:]) + " |"]
+    first = banded[labels[0]]
+    for index, row in enumerate(first):
+        cells = [_cell(banded[label][index]["finding"]) for label in labels]
+        agree = ["**the bands disagree**" if disagreement(banded, index) else "agree"] if several else []
+        lines.append(
+            f'| {row["claim"]} | "{row["quote"]}" | {row["prediction"]} | ' + " | ".join([*cells, *agree]) + " |"
+        )
+    return "\n".join(lines)
+
+
 def claims_table(rows: list[dict]) -> str:
-    """The seed's claims, checked: one row per measurable part."""
+    """The seed's claims, checked in one band: one row per measurable part, the whole evidence."""
     lines = ["| # | the seed's notes | predicts | evidence | verdict |", "| ---: | --- | --- | --- | --- |"]
     for row in rows:
-        lines.append(
-            f'| {row["claim"]} | "{row["quote"]}" | {row["prediction"]} | {row["evidence"]} | **{row["verdict"]}** |'
+        finding = row.get("finding")
+        extra = (
+            f" Rules out {finding.ruled_out}; {finding.seeds_needed} would detect it."
+            if finding and finding.ruled_out
+            else ""
         )
+        evidence = row["evidence"] + extra
+        lines.append(f'| {row["claim"]} | "{row["quote"]}" | {row["prediction"]} | {evidence} | **{row["verdict"]}** |')
     return "\n".join(lines)

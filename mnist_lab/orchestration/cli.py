@@ -10,10 +10,11 @@ import argparse
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
-from mnist_lab.core.models import STAGES, get_stage
+from mnist_lab.core.models import STAGES
 from mnist_lab.core.run_dir import check_writable
 from mnist_lab.orchestration.placement import run_dir_for
 from mnist_lab.orchestration.profiles import PROFILES, reports_root, resolve_config
@@ -75,25 +76,86 @@ def cmd_notebook(args) -> int:
 
 def cmd_sweep(args) -> int:
     from mnist_lab.orchestration.profiles import check_profile
-    from mnist_lab.orchestration.sweep import SWEEP_ORDER, check_ablation, parse_seeds, run_sweep
+    from mnist_lab.orchestration.sweep import (
+        SWEEP_ORDER,
+        arm_name,
+        check_ablation,
+        current_backend,
+        parse_arm,
+        parse_seeds,
+        plan_runs,
+        run_sweep,
+    )
 
+    check_ablation(args.ablation)
     stages = args.stage or list(SWEEP_ORDER)
-    for stage in stages:
-        get_stage(stage)
+    arms = [parse_arm(stage, args.ablation) for stage in stages]  # every name checked before anything runs
     check_profile(args.profile)
     seeds = parse_seeds(args.seeds)
     if args.precision is not None:
         TrainConfig(precision=args.precision)  # checked before TensorFlow is imported
-    check_ablation(args.ablation)
-    if args.plan:  # for make: one target per run, so that make -j can run them side by side
-        print(" ".join(f"{stage}@{seed}" for seed in seeds for stage in stages))
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be an integer >= 1 (runs trained at once), got {args.jobs}")
+    if args.plan:  # the runs in training order, as ARM@SEED
+        print(" ".join(f"{arm_name(stage, ablation)}@{seed}" for stage, ablation, seed in plan_runs(arms, seeds)))
         return 0
-    args.resume_hint = "finished runs are kept; run the same command again to resume the one in progress"
-    runs = run_sweep(stages, seeds, args.profile, precision=args.precision, ablation=args.ablation)
-    for run in runs:
-        print(
-            f"{run.stage:<11} seed {run.seed:>4}: test accuracy {100 * run.metrics['test_accuracy']:.2f}%  ({run.path})"
-        )
+    on_finished = None
+    if args.pack is not None:
+        from mnist_lab.orchestration.transfer import Packer
+
+        check_writable(Path(args.pack))
+        on_finished = Packer(args.pack, reports_root(args.profile))
+    args.resume_hint = "finished runs are kept; run the same command again to resume the ones in progress"
+    print(
+        f"sweep under the {current_backend()} backend: {len(arms)} arm(s) x {len(seeds)} seed(s), {args.jobs} at once"
+    )
+    started = time.monotonic()
+    runs = run_sweep(
+        [arm_name(stage, ablation) for stage, ablation in arms],
+        seeds,
+        args.profile,
+        precision=args.precision,
+        jobs=args.jobs,
+        budget_seconds=args.budget,
+        on_finished=on_finished,
+    )
+    wall = time.monotonic() - started
+    images = sum(run.metrics["data"]["train"] * run.metrics["epochs_run"] for run in runs)
+    trained = [run for run in runs if run.metrics.get("resumed_from_epoch") is None]
+    print(
+        f"sweep: {len(runs)} runs finished in {wall:.0f} s wall, {args.jobs} at once; "
+        f"{images / max(wall, 1e-9):,.0f} training images/s together"
+        + ("" if len(trained) == len(runs) else " (some were reused or resumed: the rate counts only this call's wall)")
+    )
+    return 0
+
+
+def cmd_receive(args) -> int:
+    from mnist_lab.orchestration.transfer import receive, summary_lines
+
+    received = receive(args.folder, profile=args.profile)
+    print("\n".join(summary_lines(received)))
+    return 1 if any(item.outcome.startswith("refused") for item in received) else 0
+
+
+def cmd_models(args) -> int:
+    from mnist_lab.orchestration.stored_models import MANIFEST, record, restore
+
+    if args.record:
+        entry = record(args.record)
+        print(f"recorded {args.record} (blob {entry['blob']}) in {MANIFEST.name}; now `git rm --cached {args.record}`")
+        return 0
+    for name, outcome in restore(args.names or None):
+        print(f"{outcome:<13} {name}")
+    return 0
+
+
+def cmd_suite(args) -> int:
+    from mnist_lab.core.robustness import CACHE_DIR, SUITE_VERSION, build_suite
+
+    started = time.monotonic()
+    names = build_suite(args.jobs)
+    print(f"robustness suite v{SUITE_VERSION}: {len(names)} sets in {CACHE_DIR} ({time.monotonic() - started:.1f} s)")
     return 0
 
 
@@ -143,7 +205,10 @@ def cmd_verify(args) -> int:
 
         seed = args.seed if args.seed is not None else 1000 + secrets.randbelow(10**6)  # outside the committed seeds
         config = resolve_config(args.stage, "full", seed=seed)
-        run_dir = Path("runs") / "verify" / args.stage / f"seed_{seed}"
+        from mnist_lab.orchestration.sweep import HOME_BACKEND, current_backend
+
+        backend = current_backend()  # each backend's verify runs apart: one never reuses the other's
+        run_dir = Path("runs") / "verify" / ("" if backend == HOME_BACKEND else backend) / args.stage / f"seed_{seed}"
         check_writable(run_dir)
         args.resume_hint = f"finished epochs are kept in {run_dir}/.partial; rerun with --seed {seed} to resume"
         from mnist_lab.core.train import run_stage
@@ -214,7 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     notebook.add_argument("--force", action="store_true", help="run even if its inputs are unchanged")
     notebook.set_defaults(handler=cmd_notebook)
     sweep = commands.add_parser("sweep", help="train one run per (stage, seed) into reports/seeds/")
-    sweep.add_argument("--stage", action="append", help="a stage (repeatable; default: all, contested first)")
+    sweep.add_argument(
+        "--stage",
+        action="append",
+        help="a stage, or ABLATION/STAGE (repeatable; default: every stage, contested first)",
+    )
     sweep.add_argument("--seeds", required=True, help="e.g. 0-4 or 0,3,7 (seed 42 is the stage's own run)")
     sweep.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
     sweep.add_argument(
@@ -223,8 +292,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--ablation", help="constant_lr: the stage without ReduceLROnPlateau, under reports/ablation/ (default: none)"
     )
-    sweep.add_argument("--plan", action="store_true", help="only print the runs, as STAGE@SEED, in training order")
+    sweep.add_argument("--plan", action="store_true", help="only print the runs, as ARM@SEED, in training order")
+    sweep.add_argument(
+        "--jobs", type=int, default=1, help="train up to N runs at once, each in its own process (default 1)"
+    )
+    sweep.add_argument("--budget", type=float, help="start no run after this many seconds (the running ones finish)")
+    sweep.add_argument("--pack", help="pack each finished run into this folder (for the device tool: gpu/README.md)")
     sweep.set_defaults(handler=cmd_sweep)
+    receive = commands.add_parser("receive", help="bring runs packed by a GPU sweep (sweep --pack) into reports/")
+    receive.add_argument("folder", help="the folder holding the runs_K.tar packs")
+    receive.add_argument("--profile", default="full", help=f"one of: {', '.join(PROFILES)} (default full)")
+    receive.set_defaults(handler=cmd_receive)
+    models = commands.add_parser("models", help="restore the stage runs' model.keras from git history")
+    models.add_argument("names", nargs="*", help="e.g. reports/cnn_bn/model.keras (default: every recorded model)")
+    models.add_argument("--record", help="note a committed model's blob in reports/models.json instead")
+    models.set_defaults(handler=cmd_models)
+    suite = commands.add_parser("suite", help="build the robustness suite's image cache, N sets at once")
+    suite.add_argument("--jobs", type=int, help="sets built at once (default: one per CPU core)")
+    suite.set_defaults(handler=cmd_suite)
     select = commands.add_parser(
         "select", help="train the longer-budget candidates for cnn_bn_aug (validation only) and apply the rule"
     )

@@ -3,9 +3,11 @@
 A run whose resolved config equals its profile's protocol for the stage reads (or, if missing,
 trains) the run in the profile's reports folder, as `make reproduce` does. Any other config (a
 tweaked epoch budget, subset, seed, batch size, precision, ...) is a scratch run: it goes to
-runs/STAGE-HASH/ (git-ignored; HASH is a short hash of the config, so the same tweak twice is
-reused), and a scratch config pointed into a reports folder is refused, so trying a change can
-never overwrite a committed result.
+runs/STAGE-HASH/ (git-ignored; HASH is a short hash of the config and of a backend other than
+TensorFlow, so the same tweak twice is reused, and never by another backend), and a scratch
+config pointed into a reports folder is refused, so trying a change can never overwrite a
+committed result. A protocol run under another backend goes to its band's folder,
+reports/backends/NAME/ (mnist_lab.orchestration.sweep.band_root).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT, project_relative
 from mnist_lab.orchestration.profiles import REPORT_DIRS, resolve_config
+from mnist_lab.orchestration.sweep import HOME_BACKEND, band_root, current_backend
 
 SCRATCH_DIR = PROJECT_ROOT / "runs"
 
@@ -32,8 +35,11 @@ def tweaks(config: TrainConfig, profile: str) -> dict:
     return {key: value for key, value in config.to_dict().items() if protocol[key] != value}
 
 
-def scratch_dir(config: TrainConfig) -> Path:
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+def scratch_dir(config: TrainConfig, backend: str = HOME_BACKEND) -> Path:
+    """runs/STAGE-HASH: the hash covers the config and, for a backend other than HOME_BACKEND, the
+    backend, so that runs of two backends never share (or reuse) a folder."""
+    identity = config.to_dict() if backend == HOME_BACKEND else [config.to_dict(), backend]
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     return SCRATCH_DIR / f"{config.stage}-{digest}"
 
 
@@ -45,7 +51,8 @@ def inside_reports(path: Path) -> bool:
 
 def run_dir_for(config: TrainConfig, profile: str, default: Path, requested=None) -> Path:
     """The folder a run of `config` goes to: `requested` if given and allowed, else the profile's
-    folder (`default`) for the protocol, else its scratch folder. Refuses a tweaked config in reports/."""
+    folder (`default`, in the reports' own layout) for the protocol, under the band folder of the
+    backend this process trains with, else its scratch folder. Refuses a tweaked config in reports/."""
     if requested is not None:
         requested = Path(requested)
         if not is_protocol(config, profile) and inside_reports(requested):
@@ -53,7 +60,11 @@ def run_dir_for(config: TrainConfig, profile: str, default: Path, requested=None
             raise ConfigError(
                 f"{project_relative(requested)} is inside the committed reports, but this config is not the "
                 f"{profile} protocol ({changed}): leave the folder out (it then goes to "
-                f"{project_relative(scratch_dir(config))}/) or choose one outside reports/"
+                f"{project_relative(scratch_dir(config, current_backend()))}/) or choose one outside reports/"
             )
         return requested
-    return Path(default) if is_protocol(config, profile) else scratch_dir(config)
+    backend = current_backend()
+    if not is_protocol(config, profile):
+        return scratch_dir(config, backend)
+    default = Path(default)  # REPORTS/STAGE -> REPORTS/backends/NAME/STAGE for another backend
+    return band_root(default.parent, backend) / default.name

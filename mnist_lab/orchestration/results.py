@@ -35,7 +35,7 @@ from mnist_lab.orchestration.stats import (
     format_p,
     mcnemar_p,
 )
-from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, all_stage_seeds
+from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, HOME_BACKEND, all_stage_seeds, band_label, bands
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -100,20 +100,30 @@ def summary_row(run: Run) -> dict:
     }
 
 
-def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict[str, dict] | None = None) -> str:
+def markdown_table(
+    rows: list[dict],
+    link_prefix: str | None = None,
+    seeds: dict[str, dict] | None = None,
+    other_bands: dict[str, dict[str, dict]] | None = None,
+) -> str:
     """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/';
-    with `seeds` (from seed_rows), a column of the mean and spread over seeds."""
+    with `seeds` (from seed_rows), a column of the mean and spread over seeds; with `other_bands`
+    (band label -> seed_rows of another backend's runs), one such column per band, never pooled."""
     # Training speed beside the time: stages trained in different sessions may have had faster or slower machines.
-    seed_header = " mean ± std over seeds (n) |" if seeds is not None else ""
+    other_bands = other_bands or {}
+    seed_header = (" mean ± std over seeds (n) |" if seeds is not None else "") + "".join(
+        f" {label}: mean ± std (n) |" for label in other_bands
+    )
     header = (
         f"| stage | test accuracy |{seed_header} test loss | parameters | epochs (best) | training time (images/s) "
         "| training images | hardware | backend |\n| --- | ---: |"
-        + (" ---: |" if seeds is not None else "")
+        + " ---: |" * ((seeds is not None) + len(other_bands))
         + " ---: | ---: | ---: | ---: | ---: | --- | --- |"
     )
     lines = [
         f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% |{_seed_cell(seeds, r['stage'])}"
-        f" {r['test_loss']:.4f} | "
+        + "".join(_seed_cell(band, r["stage"]) for band in other_bands.values())
+        + f" {r['test_loss']:.4f} | "
         f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | "
         f"{r['training_minutes']:.1f} min ({r['images_per_second']:,.0f}) | "
         f"{r['train_images']:,} | {r['device']} | {r['backend']} |"
@@ -241,13 +251,34 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
     ]
 
 
+def other_bands(reports_dir, profile: str) -> dict[str, dict[str, list[Run]]]:
+    """Band label -> stage -> runs, for every backend but the committed runs' (sweep.HOME_BACKEND)."""
+    return {
+        band_label(backend, [run for stage_runs in runs.values() for run in stage_runs]): runs
+        for backend, runs in bands(reports_dir, profile).items()
+        if backend != HOME_BACKEND
+    }
+
+
+def claims_markdown(reports_dir, profile: str, evidence: bool) -> list[str]:
+    """The claims, one verdict column per band (claims.summary_table); with `evidence`, each band's
+    whole evidence below it."""
+    from mnist_lab.orchestration.claims import band_tally, band_verdicts, claims_table, summary_table
+
+    banded = band_verdicts(reports_dir, profile)
+    if not banded:
+        return ["No band has runs on both sides of any comparison yet."]
+    parts = [band_tally(banded), "", summary_table(banded), ""]
+    if evidence:
+        for label, rows in banded.items():
+            parts += [f"### The evidence: {label}", "", claims_table(rows), ""]
+    return parts
+
+
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
-    from mnist_lab.orchestration.claims import claims_table, gather, tally, verdicts
-
     reports_dir = Path(reports_dir)
     runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
-    claim_rows = verdicts(gather(reports_dir, profile))
     ensembles = ensemble_rows(seed_runs, test_labels(profile), ENSEMBLE_MIN_SEEDS[profile])
     parts = [
         f"# Results ({profile} profile)",
@@ -259,15 +290,20 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         *([QUICK_CAVEAT, ""] if profile == "quick" else []),
         "## The seed's claims, checked",
         "",
-        tally(claim_rows),
+        "One verdict column per band: runs of different Keras backends are never pooled "
+        "(`mnist_lab/orchestration/claims.py` fixes each part's measure and rule, and what an undecided part needs).",
         "",
-        claims_table(claim_rows),
-        "",
+        *claims_markdown(reports_dir, profile, evidence=True),
         "## Every stage",
         "",
         *results_markdown(runs, link_prefix="", seed_runs=seed_runs),
         *target_lines(seed_rows(seed_runs)),
         "",
+    ]
+    for label, band_runs in other_bands(reports_dir, profile).items():
+        parts += [f"## The {label} band", "", "Its own seeds, never pooled with another band's.", ""]
+        parts += [*seed_markdown(band_runs), ""]
+    parts += [
         "## Ensembles",
         "",
         *ensemble_markdown(ensembles, ENSEMBLE_MIN_SEEDS[profile]),

@@ -29,7 +29,7 @@ from mnist_lab.core.robustness import (
 )
 from mnist_lab.core.run_dir import Run
 from mnist_lab.orchestration.stats import format_p, mcnemar_p, mean_interval, verdict
-from mnist_lab.orchestration.sweep import STAGE_RUN_SEED, all_stage_seeds
+from mnist_lab.orchestration.sweep import HOME_BACKEND, STAGE_RUN_SEED, all_stage_seeds
 
 SWEEP_KINDS = ("rotation", "shift", "zoom")
 FIGURES = {
@@ -40,10 +40,11 @@ FIGURES = {
 }
 
 
-def stage_results(reports_dir, profile: str = "full") -> dict[str, list[tuple[Run, dict]]]:
-    """Per stage, in ladder order: (run, robustness.json) of every seed with current results."""
+def stage_results(reports_dir, profile: str = "full", backend: str = HOME_BACKEND) -> dict[str, list[tuple[Run, dict]]]:
+    """Per stage, in ladder order: (run, robustness.json) of every seed with current results, in
+    one backend's band (default: the committed runs')."""
     found = {}
-    for stage, runs in all_stage_seeds(Path(reports_dir), profile).items():
+    for stage, runs in all_stage_seeds(Path(reports_dir), profile, backend).items():
         pairs = [(run, results) for run in runs if (results := read_results(run.path)) is not None]
         pairs = [(run, results) for run, results in pairs if results.get("suite_version") == SUITE_VERSION]
         if pairs:

@@ -179,3 +179,109 @@ def ensemble_curve(probabilities: list, labels, max_subsets: int = 200) -> list[
             }
         )
     return curve
+
+
+# --- Seeds needed: for a part the seeds cannot decide yet, how many would (claims.py fixes the rule).
+
+POWER, ALPHA = 0.8, 0.05  # the verdicts' own two-sided 5% level, and the conventional 80% power
+MAX_SEEDS = 10_000  # past this the answer is "more than 10,000": an effect too small to chase with seeds
+
+
+def cohens_d(before, after) -> float:
+    """(mean(after) - mean(before)) / their pooled standard deviation (ddof 1)."""
+    import numpy as np
+
+    a, b = np.asarray(before, float), np.asarray(after, float)
+    pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
+    return float((b.mean() - a.mean()) / pooled) if pooled > 0 else float("nan")
+
+
+def _ceil_seeds(n) -> float:
+    import math
+
+    n = float(n)
+    return math.inf if not math.isfinite(n) or n > MAX_SEEDS else float(math.ceil(n))
+
+
+def seeds_for_difference(before, after) -> float:
+    """Seeds a side at which a two-sided 5% t test detects the observed difference of means with
+    80% power, if the observed difference and pooled spread were the truth (statsmodels'
+    TTestIndPower on Cohen's d). inf: no difference observed, or more than MAX_SEEDS."""
+    import math
+
+    from statsmodels.stats.power import TTestIndPower
+
+    d = abs(cohens_d(before, after))
+    if not math.isfinite(d) or d == 0:
+        return math.inf
+    return _solve(TTestIndPower(), d, ratio=1.0)
+
+
+def _solve(analysis, effect: float, **options) -> float:
+    """statsmodels' solve_power for the number of seeds. Its root finder gives up (nan, and a
+    warning it forces through) when even 2 seeds exceed the power, so that case is answered
+    first by its own power()."""
+    import math
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        power = analysis.power(effect, 2, ALPHA, alternative="two-sided", **options)
+        # scipy's noncentral t gives nan for effects of dozens of standard deviations: power 1, in effect.
+        if math.isnan(power) or power >= POWER:
+            return 2.0
+        try:
+            n = analysis.solve_power(effect_size=effect, alpha=ALPHA, power=POWER, alternative="two-sided", **options)
+        except (ValueError, RuntimeError):
+            n = math.inf
+    return _ceil_seeds(n)
+
+
+def seeds_for_mean(values, against: float = 0.0) -> float:
+    """Seeds (runs) at which a two-sided 5% one-sample t test tells the mean from `against` with
+    80% power, if the observed mean and spread were the truth (statsmodels' TTestPower)."""
+    import math
+
+    import numpy as np
+    from statsmodels.stats.power import TTestPower
+
+    values = np.asarray(values, float)
+    spread = values.std(ddof=1)
+    if spread == 0 or values.mean() == against:
+        return math.inf
+    return _solve(TTestPower(), abs(values.mean() - against) / spread)
+
+
+def variance_ratio_power(ratio: float, n: int) -> float:
+    """Power of the two-sided 5% F test of equal variances, n runs a side, when the true ratio of
+    variances is `ratio`: the sample ratio is `ratio` times an F(n-1, n-1) variable (scipy)."""
+    from scipy.stats import f
+
+    df = n - 1
+    low, high = f.ppf(ALPHA / 2, df, df), f.ppf(1 - ALPHA / 2, df, df)
+    return float(f.cdf(low / ratio, df, df) + f.sf(high / ratio, df, df))
+
+
+def seeds_for_variance_ratio(before, after) -> float:
+    """Seeds a side at which the F test of equal variances detects the observed ratio of variances
+    with 80% power, if it were the truth. statsmodels has no power for this test, so the F
+    distribution's power (variance_ratio_power) is searched for the smallest n."""
+    import math
+
+    import numpy as np
+
+    a, b = np.var(before, ddof=1), np.var(after, ddof=1)
+    if a == 0 or b == 0 or a == b:
+        return math.inf
+    ratio = float(b / a)
+    low, high = 2, MAX_SEEDS
+    if variance_ratio_power(ratio, high) < POWER:
+        return math.inf
+    while low + 1 < high:  # power grows with n: bisect for the first n that reaches POWER
+        middle = (low + high) // 2
+        low, high = (low, middle) if variance_ratio_power(ratio, middle) >= POWER else (middle, high)
+    return float(high)
+
+
+def seeds_text(n: float, what: str = "seeds a side") -> str:
+    return f"more than {MAX_SEEDS:,} {what}" if n == float("inf") else f"{int(n)} {what}"

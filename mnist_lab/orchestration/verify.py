@@ -1,6 +1,7 @@
 """Does a run agree with the committed seeds of its stage? The check a reader runs on a clone.
 
-The band of a stage is its committed seeds under the full protocol: mean and standard
+The band of a stage is its committed seeds under the full protocol and the run's own Keras
+backend (a JAX run is compared with the JAX band, never with TensorFlow's): mean and standard
 deviation of test accuracy. A run is inside the band when it lies within BAND_Z standard
 deviations of the mean, the deviation floored at the test set's binomial error.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 from mnist_lab.core.run_dir import Run, load_run
 from mnist_lab.orchestration.profiles import reports_root
 from mnist_lab.orchestration.stats import band_z, seed_summary
-from mnist_lab.orchestration.sweep import protocol_of, stage_seeds
+from mnist_lab.orchestration.sweep import band_label, bands, protocol_of, run_backend, stage_seeds
 
 BAND_Z = 3.0
 INSIDE, OUTSIDE, INCOMPARABLE = 0, 1, 2  # the exit codes of `mnist-lab verify`
@@ -27,14 +28,22 @@ class Verdict:
 
 def check_run(run: Run, reports=None) -> Verdict:
     reports = Path(reports or reports_root("full"))
-    stage = run.stage
-    seeds = [seed for seed in stage_seeds(reports, stage) if seed.path.resolve() != run.path.resolve()]
+    stage, backend = run.stage, run_backend(run)
+    band = stage_seeds(reports, stage, backend=backend)
+    seeds = [seed for seed in band if seed.path.resolve() != run.path.resolve()]
+    label = band_label(backend, seeds)
     if len(seeds) < 2:
+        others = [
+            f"{band_label(name, runs[stage])} ({len(runs[stage])})"
+            for name, runs in bands(reports).items()
+            if name != backend and stage in runs
+        ]
         return Verdict(
             INCOMPARABLE,
             [
-                f"{stage}: the committed band has {len(seeds)} run(s) under the full "
-                f"protocol in {reports}; at least 2 are needed to say anything"
+                f"{stage}: the committed {label} band has {len(seeds)} run(s) under the full protocol in {reports}; "
+                f"at least 2 are needed to say anything (runs are compared only with their own backend's band"
+                + (f"; other bands of {stage}: {', '.join(others)})" if others else ")")
             ],
         )
     band_protocol = protocol_of(seeds[0].config)
@@ -57,18 +66,12 @@ def check_run(run: Run, reports=None) -> Verdict:
     z, used = band_z(accuracy, summary["mean"], summary["std"], run.metrics["data"]["test"])
     inside = abs(z) <= BAND_Z
     lines = [
-        f"{stage} band: mean {100 * summary['mean']:.3f}%, std {100 * summary['std']:.3f} points over "
+        f"{stage} {label} band: mean {100 * summary['mean']:.3f}%, std {100 * summary['std']:.3f} points over "
         f"{summary['n']} committed seeds (range {100 * summary['min']:.2f}-{100 * summary['max']:.2f}%)",
         f"this run ({run.path}, seed {run.seed}): {100 * accuracy:.2f}%, z = {z:+.2f}",
         f"rule: inside when |z| <= {BAND_Z:g}, z measured in the band's std floored at the test set's binomial "
         f"error ({100 * used:.3f} points here)",
     ]
-    backends = {seed.metrics["environment"].get("backend") for seed in seeds}
-    mine = run.metrics["environment"].get("backend")
-    if mine not in backends:
-        lines.append(
-            f"note: this run used the {mine} backend; the band's runs used {', '.join(sorted(map(str, backends)))}"
-        )
     lines.append(
         "INSIDE the band: this run reproduces the repository's result"
         if inside

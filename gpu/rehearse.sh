@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make gpu-rehearsal`: the device call, rehearsed on this CPU before a lease is spent on it.
+# 1. .venv-gpu: Python 3.12 with the GPU machine's own packages (gpu/machine-requirements.txt),
+#    no TensorFlow, no Keras; Keras comes from the carried wheels (.whl/), as it will there.
+# 2. What travels: this checkout's tracked and untracked-not-ignored files, copied as the
+#    device tool copies them, plus the carried .whl and data/mnist.npz; it must fit in 64 MiB.
+# 3. gpu/sweep.sh in that copy, two tiny runs at once (quick profile), packed into an $OUT.
+# 4. mnist-lab receive brings the packs into a second copy's reports-quick/ (this checkout's
+#    reports are never touched), with the main environment, as after a real call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${GPU_PYTHON:-$(command -v python3.12 || true)}
+[ -x .venv-gpu/bin/python ] || {
+  [ -n "$python" ] || { echo "no python3.12: install one (the GPU machine runs 3.12)"; exit 2; }
+  "$python" -m venv .venv-gpu
+  .venv-gpu/bin/pip install -q -r gpu/machine-requirements.txt
+}
+if .venv-gpu/bin/python -c "import tensorflow" 2>/dev/null || .venv-gpu/bin/python -c "import keras" 2>/dev/null; then
+  echo ".venv-gpu has TensorFlow or Keras, which the GPU machine lacks: delete .venv-gpu and rerun"; exit 2
+fi
+[ -f data/mnist.npz ] || .venv/bin/mnist-lab data
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+copy=$work/device here=$work/here  # the machine's copy, and the checkout that receives the runs
+mkdir -p "$copy" "$here"
+{ git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 -I{} cp --parents {} "$copy" 2>/dev/null || true
+cp -r "$copy/." "$here"
+cp -r .whl "$copy/"
+mkdir -p "$copy/data" && cp data/mnist.npz "$copy/data/"
+bytes=$(du -sb --exclude=.git "$copy" | cut -f1)
+limit=$((64 * 1024 * 1024))
+printf 'what travels: %.1f MiB of the 64 MiB limit (tracked and untracked files, .whl, data/mnist.npz)\n' \
+  "$(echo "$bytes / 1048576" | bc -l)"
+[ "$bytes" -lt "$limit" ] || { echo "over the device tool's limit"; exit 1; }
+
+out=$work/out
+(cd "$copy" && PATH="$OLDPWD/.venv-gpu/bin:$PATH" OUT="$out" GPU_SITE="$work/site" \
+  bash gpu/sweep.sh --profile quick --stage dnn --stage constant_lr/dnn --seeds 0 --jobs 2)
+ls -la "$out"
+(cd "$here" && TF_CPP_MIN_LOG_LEVEL=3 "$OLDPWD/.venv/bin/python" -m mnist_lab receive "$out" --profile quick)
+(cd "$here" && TF_CPP_MIN_LOG_LEVEL=3 "$OLDPWD/.venv/bin/python" -m mnist_lab receive "$out" --profile quick)  # again: nothing twice
+echo "rehearsal passed"
