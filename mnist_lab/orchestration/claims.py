@@ -532,26 +532,33 @@ def _needs(finding: Finding) -> str:
     return f"; rules out {finding.ruled_out}; {finding.seeds_needed}" if finding.ruled_out else ""
 
 
-def _cell(finding: Finding) -> str:
+SHORT_VERDICTS = {NOT_DETECTABLE: "not detectable", NOT_TESTABLE: "not testable"}
+
+
+def _cell(finding: Finding, short: bool) -> str:
     if finding.verdict == NOT_TESTABLE:
-        return f"*{finding.verdict}*"
+        return f"*{SHORT_VERDICTS.get(finding.verdict, finding.verdict) if short else finding.verdict}*"
+    if short:  # the interval is what these seeds rule out beyond; "needed" as a count
+        caveat = " (Welch: more)" if "no more than it has" in finding.seeds_needed else ""
+        needed = f"; needed: {finding.seeds_needed.split(' would ')[0]}{caveat}" if finding.seeds_needed else ""
+        return f"**{SHORT_VERDICTS.get(finding.verdict, finding.verdict)}**: {finding.number}; {finding.n}{needed}"
     return f"**{finding.verdict}**: {finding.number}, {finding.n}{_needs(finding)}"
 
 
-def summary_table(banded: dict[str, list[dict]]) -> str:
-    """The README's table: one row per part, its verdict in each band with the number that decides
-    it and its n; for an undecided part, what is ruled out and the seeds a side it needs."""
+def summary_table(banded: dict[str, list[dict]], short: bool = False) -> str:
+    """One row per part, its verdict in each band with the number that decides it and its n; for an
+    undecided part, what is ruled out and the seeds a side it needs. `short` (the README's): the
+    quote without the prediction, the interval standing for what is ruled out."""
     labels = list(banded)
     several = len(labels) > 1
-    header = ["#", "the seed's notes", "predicts", *labels, *(["bands"] if several else [])]
+    header = ["#", "the seed's notes", *([] if short else ["predicts"]), *labels, *(["bands"] if several else [])]
     lines = ["| " + " | ".join(header) + " |", "| ---: | " + " | ".join("---" for _ in header[1:]) + " |"]
     first = banded[labels[0]]
     for index, row in enumerate(first):
-        cells = [_cell(banded[label][index]["finding"]) for label in labels]
+        cells = [_cell(banded[label][index]["finding"], short) for label in labels]
         agree = ["**the bands disagree**" if disagreement(banded, index) else "agree"] if several else []
-        lines.append(
-            f'| {row["claim"]} | "{row["quote"]}" | {row["prediction"]} | ' + " | ".join([*cells, *agree]) + " |"
-        )
+        quote = f'"{row["quote"]}"' + ("" if short else f" | {row['prediction']}")
+        lines.append(f"| {row['claim']} | {quote} | " + " | ".join([*cells, *agree]) + " |")
     return "\n".join(lines)
 
 

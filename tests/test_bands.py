@@ -1,0 +1,178 @@
+"""Issue 42: one band per Keras backend, what an undecided part needs, a sweep that trains
+several runs at once, and runs that travel to a GPU machine and back."""
+
+import math
+import tarfile
+
+import pytest
+from conftest import fake_run
+
+from mnist_lab.core.config import ConfigError
+from mnist_lab.core.files import write_json
+from mnist_lab.core.run_dir import load_run
+from mnist_lab.orchestration import claims, verify
+from mnist_lab.orchestration.stats import (
+    seeds_for_difference,
+    seeds_for_mean,
+    seeds_for_variance_ratio,
+    variance_ratio_power,
+)
+from mnist_lab.orchestration.sweep import band_label, bands, seed_run_dir, stage_seeds
+
+# --- the seeds a side an undecided part needs, on textbook inputs
+
+
+def test_cohens_d_of_a_half_needs_64_a_side_and_a_one_sample_half_34():
+    # Two samples with a mean difference of half their (equal) standard deviation: d = 0.5.
+    before, after = [-1.0, 0.0, 1.0], [-0.5, 0.5, 1.5]
+    assert seeds_for_difference(before, after) == 64  # Cohen (1988): 64 a side at 80% power, 5% two-sided
+    assert seeds_for_mean([-0.5, 0.5, 1.5]) == 34  # one sample, d = 0.5
+    assert math.isinf(seeds_for_difference([1.0, 2.0], [1.0, 2.0]))  # no difference observed: no finite number
+
+
+def test_the_variance_ratio_search_finds_the_first_n_with_80_percent_power():
+    n = seeds_for_variance_ratio([1, 2, 3, 4], [1, 3, 5, 7])  # ratio 4
+    assert variance_ratio_power(4.0, int(n)) >= 0.8 > variance_ratio_power(4.0, int(n) - 1)
+    assert variance_ratio_power(1.0, 10) == pytest.approx(0.05)  # equal variances: the test's own level
+
+
+def test_an_undecided_part_says_what_it_rules_out_and_the_seeds_it_needs():
+    def runs(accuracies):
+        return [load_run_like(a, seed) for seed, a in enumerate(accuracies)]
+
+    finding = claims._step(
+        {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.991, 0.993, 0.995])},
+        "a",
+        "b",
+        claims._accuracy,
+        +1,
+        3,
+        "test accuracy (%)",
+    )
+    assert finding.verdict == claims.NOT_DETECTABLE
+    assert (
+        finding.ruled_out.startswith("a difference below -") and "seeds a side would detect it" in finding.seeds_needed
+    )
+    decided = claims._step({"a": runs([0.90, 0.901]), "b": runs([0.99, 0.991])}, "a", "b", claims._accuracy, +1, 3, "x")
+    assert decided.verdict == claims.SUPPORTED and decided.ruled_out == decided.seeds_needed == ""
+
+
+class load_run_like:  # noqa: N801 - a stand-in for a Run: the measures read only these
+    def __init__(self, accuracy, seed):
+        self.metrics, self.seed, self.history, self.config = {"test_accuracy": accuracy}, seed, [{}], {}
+
+
+# --- bands: never pooled, verify against its own
+
+EPOCH = [{"epoch": 1, "accuracy": 0.99, "val_accuracy": 0.99, "loss": 0.05, "val_loss": 0.05, "learning_rate": 1e-3}]
+
+
+@pytest.fixture
+def two_bands(tmp_path):
+    for seed, accuracy in ((42, 0.9960), (0, 0.9959), (1, 0.9961)):
+        fake_run(seed_run_dir(tmp_path, "cnn_bn", seed), "cnn_bn", accuracy, 40, seed=seed, history=EPOCH)
+    for seed, accuracy in ((0, 0.9930), (1, 0.9932), (2, 0.9928)):
+        out = seed_run_dir(tmp_path, "cnn_bn", seed, backend="jax")
+        assert out == tmp_path / "backends" / "jax" / "seeds" / "cnn_bn" / f"seed_{seed}"
+        fake_run(out, "cnn_bn", accuracy, 70, seed=seed, backend="jax", history=EPOCH)
+    return tmp_path
+
+
+def test_each_backend_is_its_own_band(two_bands):
+    assert [run.seed for run in stage_seeds(two_bands, "cnn_bn")] == [0, 1, 42]
+    assert [run.seed for run in stage_seeds(two_bands, "cnn_bn", backend="jax")] == [0, 1, 2]
+    assert list(bands(two_bands)) == ["tensorflow", "jax"]
+    assert band_label("jax", stage_seeds(two_bands, "cnn_bn", backend="jax")) == "JAX, CPU"
+    # A JAX run placed in the TensorFlow tree is not a TensorFlow seed.
+    fake_run(seed_run_dir(two_bands, "cnn_bn", 9), "cnn_bn", 0.5, 5000, seed=9, backend="jax")
+    assert 9 not in [run.seed for run in stage_seeds(two_bands, "cnn_bn")]
+
+
+def test_verify_compares_a_run_with_its_own_backends_band(two_bands, tmp_path_factory):
+    mine = tmp_path_factory.mktemp("mine") / "run"
+    fake_run(mine, "cnn_bn", 0.9931, 69, seed=7, backend="jax")
+    result = verify.check_run(load_run(mine), two_bands)
+    assert result.code == verify.INSIDE and "JAX, CPU band" in result.lines[0]  # outside TensorFlow's by far
+    tf_run = tmp_path_factory.mktemp("tf") / "run"
+    fake_run(tf_run, "cnn_bn", 0.9931, 69, seed=7)
+    assert verify.check_run(load_run(tf_run), two_bands).code == verify.OUTSIDE
+
+
+def test_the_claims_table_has_a_column_per_band_and_says_where_they_disagree(two_bands):
+    for seed, accuracy in ((0, 0.9950), (1, 0.9952), (42, 0.9951)):
+        fake_run(seed_run_dir(two_bands, "cnn_reg", seed), "cnn_reg", accuracy, 50, seed=seed, history=EPOCH)
+    for seed, accuracy in ((0, 0.9960), (1, 0.9962), (2, 0.9961)):
+        out = seed_run_dir(two_bands, "cnn_reg", seed, backend="jax")
+        fake_run(out, "cnn_reg", accuracy, 40, seed=seed, backend="jax", history=EPOCH)
+    banded = claims.band_verdicts(two_bands)
+    assert list(banded) == ["TensorFlow, CPU", "JAX, CPU"]
+    index = next(
+        i for i, part in enumerate(claims.PARTS) if part.prediction.startswith("cnn_bn's mean test accuracy is above")
+    )
+    assert banded["TensorFlow, CPU"][index]["verdict"] == claims.SUPPORTED
+    assert banded["JAX, CPU"][index]["verdict"] == claims.CONTRADICTED
+    assert claims.disagreement(banded, index)
+    table = claims.summary_table(banded)
+    assert "| TensorFlow, CPU | JAX, CPU | bands |" in table and "**the bands disagree**" in table
+
+
+def test_a_finished_run_of_another_backend_is_neither_reused_nor_replaced(tmp_path):
+    from mnist_lab.core.train import run_stage
+    from mnist_lab.orchestration.profiles import resolve_config
+
+    out = fake_run(tmp_path / "run", "dnn", 0.98, 200, backend="jax")
+    with pytest.raises(ConfigError, match="trained under the jax backend"):
+        run_stage(resolve_config("dnn"), out)
+    assert load_run(out).metrics["test_accuracy"] == 0.98  # untouched
+
+
+# --- runs that travel
+
+
+def test_packed_runs_are_received_only_when_complete_and_under_the_protocol(tmp_path):
+    from mnist_lab.core.train import TRAINING_VERSION
+    from mnist_lab.orchestration.profiles import resolve_config
+    from mnist_lab.orchestration.transfer import Packer, receive
+
+    device = tmp_path / "device"
+    packer = Packer(tmp_path / "out", device)
+
+    def config(**changes):
+        return {key: value for key, value in resolve_config("dnn", **changes).to_dict().items() if key != "stage"}
+
+    good = seed_run_dir(device, "dnn", 3, backend="jax")
+    fake_run(good, "dnn", 0.98, 200, backend="jax", **config(seed=3))
+    tweaked = seed_run_dir(device, "dnn", 4, backend="jax")
+    fake_run(tweaked, "dnn", 0.98, 200, backend="jax", **config(seed=4, epochs=2))
+    for path in (good, tweaked):
+        metrics = load_run(path).metrics
+        write_json(path / "metrics.json", {**metrics, "training_version": TRAINING_VERSION})
+        for name in ("test_probabilities.npz", "robustness.json", "robustness_predictions.npz"):
+            (path / name).write_bytes(b"x")
+        packer(load_run(path))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["runs_0.tar", "runs_1.tar"]
+    with tarfile.open(tmp_path / "out" / "runs_0.tar") as tar:
+        assert "backends/jax/seeds/dnn/seed_3/metrics.json" in tar.getnames()
+
+    here = tmp_path / "here"
+    outcomes = {item.name: item.outcome for item in receive(tmp_path / "out", here)}
+    assert outcomes["backends/jax/seeds/dnn/seed_3"] == "added"
+    assert outcomes["backends/jax/seeds/dnn/seed_4"].startswith("refused: not the full protocol of dnn: epochs 2")
+    assert [run.seed for run in stage_seeds(here, "dnn", backend="jax")] == [3]
+    again = {item.name: item.outcome for item in receive(tmp_path / "out", here)}
+    assert again["backends/jax/seeds/dnn/seed_3"] == "already here"
+    with pytest.raises(ConfigError, match="holds no .tar packs"):
+        receive(tmp_path / "nothing-here", here)
+
+
+def test_a_sweep_trains_two_runs_at_once(tmp_path, capsys):
+    from mnist_lab.orchestration.sweep import run_sweep
+
+    runs = run_sweep(["dnn", "constant_lr/dnn"], [0], "quick", tmp_path, jobs=2, log_dir=tmp_path / "logs")
+    assert [(run.stage, run.path) for run in runs] == [
+        ("dnn", seed_run_dir(tmp_path, "dnn", 0)),
+        ("dnn", seed_run_dir(tmp_path, "dnn", 0, ablation="constant_lr")),
+    ]
+    out = capsys.readouterr().out
+    assert out.count("finished ") == 2 and "images/s" in out
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["constant_lr-dnn-seed_0.log", "dnn-seed_0.log"]
