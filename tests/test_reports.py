@@ -155,3 +155,8 @@ def test_runs_on_different_test_digits_are_not_paired(tmp_path):
     runs = finished_runs(tmp_path)
     line = accuracy_change(runs["cnn"], runs["cnn_reg"])
     assert "not paired" in line and "McNemar" not in line
+
+
+def test_the_readme_reads_in_two_minutes():
+    words = len((PROJECT_ROOT / "README.md").read_text().split())
+    assert words <= 1000, f"README.md has {words} words; keep it at most 1,000 (details go to docs/ or reports/)"
