@@ -205,15 +205,21 @@ def _step(runs, before, after, measure, direction, unit, what):
         return Finding(
             NOT_TESTABLE, f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few for an interval"
         )
+    described = f"{what}: `{before}` {np.mean(a):.{unit}f}, `{after}` {np.mean(b):.{unit}f}; difference"
+    return _difference(a, b, direction, unit, described)
+
+
+def _difference(a, b, direction, unit, described, points=""):
+    """after minus before, judged by Welch's interval, as a Finding; `described` leads its evidence."""
     effect = between(a, b)
     interval = f"{effect.low:+.{unit}f} to {effect.high:+.{unit}f}"
     return _finding(
         judge(effect, direction),
-        f"{what}: `{before}` {np.mean(a):.{unit}f}, `{after}` {np.mean(b):.{unit}f}; difference "
-        f"{effect.estimate:+.{unit}f} (95% interval {interval}; {effect.n[0]} and {effect.n[1]} seeds)",
-        f"{effect.estimate:+.{unit}f} ({interval})",
+        f"{described} {effect.estimate:+.{unit}f}{points} (95% interval {interval}; "
+        f"{effect.n[0]} and {effect.n[1]} seeds)",
+        f"{effect.estimate:+.{unit}f}{points} ({interval})",
         f"{effect.n[0]} and {effect.n[1]} seeds",
-        f"a difference below {effect.low:+.{unit}f} or above {effect.high:+.{unit}f}",
+        f"a difference below {effect.low:+.{unit}f} or above {effect.high:+.{unit}f}{points}",
         lambda: seeds_text(seeds_for_difference(a, b), "seeds a side would detect it"),
         max(len(a), len(b)),
     )
@@ -267,18 +273,7 @@ def _robustness(evidence, before, after):
             f"mean corruption accuracy has {len(a)} and {len(b)} seeds with results of `{before}` and `{after}`",
         )
     a, b = [100 * v for v in a], [100 * v for v in b]
-    effect = between(a, b)
-    interval = f"{effect.low:+.2f} to {effect.high:+.2f}"
-    return _finding(
-        judge(effect, +1),
-        f"mean accuracy over the 15 corruptions, difference {effect.estimate:+.2f} points (95% interval "
-        f"{interval}; {effect.n[0]} and {effect.n[1]} seeds)",
-        f"{effect.estimate:+.2f} points ({interval})",
-        f"{effect.n[0]} and {effect.n[1]} seeds",
-        f"a difference below {effect.low:+.2f} or above {effect.high:+.2f} points",
-        lambda: seeds_text(seeds_for_difference(a, b), "seeds a side would detect it"),
-        max(len(a), len(b)),
-    )
+    return _difference(a, b, +1, 2, "mean accuracy over the 15 corruptions, difference", " points")
 
 
 def _spread(runs, before, after):
