@@ -6,7 +6,9 @@
 - a run: the second epoch of `run_stage` for the same stage (training, validation pass,
   callbacks and checkpoint; the first epoch also traces the graphs) on a stratified --subset,
   scaled to the full split's images and to the epochs the stage's committed runs trained;
-- the suite's share of that run's wall time, which issue 32 keeps under 5%.
+- the suite's share of that run's wall time, which issue 32 keeps under 5%;
+- the BatchNorm adaptation (issue 43, mnist_lab.core.adaptation) that follows the suite in the
+  same call: its seconds, against the suite's and against the run's.
 
     python benchmarks/robustness_cost.py [--stage cnn_bn] [--subset 10000]
 """
@@ -28,6 +30,7 @@ from mnist_lab.core.files import PROJECT_ROOT  # noqa: E402
 from mnist_lab.core.provenance import cpu  # noqa: E402
 from mnist_lab.core.robustness import evaluate_suite, load_set, suite_sets  # noqa: E402
 from mnist_lab.core.train import run_stage  # noqa: E402
+from mnist_lab.orchestration.stored_models import restore  # noqa: E402
 from mnist_lab.orchestration.sweep import stage_seeds  # noqa: E402
 
 BUDGET = 0.05  # issue 32: the suite adds under 5% to a full-protocol run
@@ -43,6 +46,7 @@ def main() -> None:
     (_, _), (images, labels) = fetch_mnist().as_keras_tuple()
     for suite_set in suite_sets():
         load_set(suite_set, images, labels)  # built and cached once per machine: not what a run pays
+    restore([f"reports/{args.stage}/model.keras"])  # kept in git history (make models)
     model = keras.models.load_model(reports / args.stage / "model.keras")
     results, _ = evaluate_suite(model, images, labels)
     count = sum(s["images"] for s in results["sets"].values())
@@ -60,6 +64,16 @@ def main() -> None:
     print(f"suite: {len(results['sets'])} sets, {count:,} images, {seconds:.0f} s ({count / seconds:.0f} images/s)")
     print(f"{args.stage}: {epoch:.0f} s per full epoch x {epochs:.1f} epochs (its committed seeds) = {minutes:.0f} min")
     print(f"the suite adds {100 * share:.1f}% to a full-protocol {args.stage} run ({verdict} the {BUDGET:.0%} budget)")
+    adaptation = results["adaptation"]
+    if adaptation["batchnorm_layers"]:
+        extra = adaptation["seconds"]
+        print(
+            f"BatchNorm adaptation: {adaptation['batchnorm_layers']} layers, {len(adaptation['sets'])} sets and the "
+            f"{adaptation['clean_test']['images']:,} clean test digits in {extra:.0f} s: {extra / seconds:.2f} times "
+            f"the suite's time, {100 * extra / (epoch * epochs):.1f}% of the run's"
+        )
+    else:
+        print(f"BatchNorm adaptation: {args.stage} has no BatchNormalization layer, nothing to adapt")
 
 
 if __name__ == "__main__":

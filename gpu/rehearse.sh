@@ -36,7 +36,7 @@ printf 'what travels: %.1f MiB of the 64 MiB limit (tracked and untracked files,
 
 out=$work/out
 (cd "$copy" && PATH="$OLDPWD/.venv-gpu/bin:$PATH" OUT="$out" GPU_SITE="$work/site" \
-  bash gpu/sweep.sh --profile quick --stage dnn --stage constant_lr/dnn --seeds 0 --jobs 2)
+  bash gpu/sweep.sh --profile quick --stage cnn_bn --stage constant_lr/cnn_bn --seeds 0 --jobs 2)
 ls -la "$out"
 (cd "$here" && TF_CPP_MIN_LOG_LEVEL=3 "$OLDPWD/.venv/bin/python" -m mnist_lab receive "$out" --profile quick)
 (cd "$here" && TF_CPP_MIN_LOG_LEVEL=3 "$OLDPWD/.venv/bin/python" -m mnist_lab receive "$out" --profile quick)  # again: nothing twice

@@ -25,6 +25,13 @@ git-ignored) and evaluated one at a time. Bump SUITE_VERSION when any image chan
 A run's results live beside it: robustness.json (accuracy and errors per set, the suite
 version) and robustness_predictions.npz (each set's predicted labels, uint8), so paired tests
 between runs need no model.
+
+BatchNorm adaptation (mnist_lab.core.adaptation): a model with BatchNormalization layers is also
+evaluated with each set's own BatchNorm statistics, and on the clean test digits adapted on
+themselves (the control: the 10,000 test digits; the small suite's `sweep_clean` set). Its
+results are robustness.json's "adaptation" (ADAPTATION_VERSION, the number of BatchNorm
+layers, accuracy per set, the mean over the 15 corruptions, the control, seconds) and the
+predictions' "adapted__NAME" arrays; a model without BatchNorm records that it has none.
 """
 
 from __future__ import annotations
@@ -147,8 +154,55 @@ def build_suite(jobs: int | None = None, *, data_path=None, small: bool = False)
         return list(pool.map(_build_set, names, [images] * count, [labels] * count, [small] * count))
 
 
-def evaluate_suite(model, test_images: np.ndarray, test_labels: np.ndarray, *, small: bool = False):
-    """(results, predictions): the model's accuracy on every set, and its predicted labels.
+def _scored(predicted: np.ndarray, truth: np.ndarray) -> dict:
+    errors = int((predicted != truth).sum())
+    return {"images": len(truth), "errors": errors, "accuracy": (len(truth) - errors) / len(truth)}
+
+
+def evaluate_adaptation(model, test_images: np.ndarray, test_labels: np.ndarray, *, small: bool = False):
+    """(the "adaptation" results, the "adapted__NAME" predictions): every set, and the clean
+    control, evaluated with BatchNorm statistics taken from its own images (module docstring)."""
+    from mnist_lab.core.adaptation import ADAPTATION_VERSION, adapt, batchnorm_layers
+
+    count = len(batchnorm_layers(model))
+    if not count:
+        return {"version": ADAPTATION_VERSION, "batchnorm_layers": 0, "note": "no BatchNormalization layer"}, {}
+    started = time.perf_counter()
+    chosen = suite_sets()
+    sets, predictions = {}, {}
+    control = next(s for s in chosen if s.name == "sweep_clean")
+    if small:  # the small suite's control is its own clean set, to stay seconds long
+        control_images = load_set(control, test_images, test_labels, small)
+        control_truth = test_labels[set_indices(control, test_labels, small)]
+    else:
+        control_images, control_truth = test_images, test_labels
+    for name, images, truth in [
+        *(
+            (s.name, load_set(s, test_images, test_labels, small), test_labels[set_indices(s, test_labels, small)])
+            for s in chosen
+        ),
+        ("clean_test", control_images, control_truth),
+    ]:
+        predicted = adapt(model, preprocess_images(images))[1].argmax(axis=1)
+        predictions[f"adapted__{name}"] = predicted.astype(np.uint8)
+        sets[name] = _scored(predicted, truth)
+    clean = sets.pop("clean_test")
+    results = {
+        "version": ADAPTATION_VERSION,
+        "batchnorm_layers": count,
+        "sets": sets,
+        "clean_test": clean,
+        "mean_corruption_accuracy": float(np.mean([sets[name]["accuracy"] for name in corruption_names()])),
+        "seconds": time.perf_counter() - started,
+    }
+    return results, predictions
+
+
+def evaluate_suite(
+    model, test_images: np.ndarray, test_labels: np.ndarray, *, small: bool = False, adaptation: bool = True
+):
+    """(results, predictions): the model's accuracy on every set, and its predicted labels; with
+    `adaptation`, also with BatchNorm statistics taken from each set (results["adaptation"]).
 
     test_images: the canonical uint8 test digits (10000, 28, 28); test_labels: their digits.
     """
@@ -182,7 +236,17 @@ def evaluate_suite(model, test_images: np.ndarray, test_labels: np.ndarray, *, s
         "mean_corruption_error": float(1 - np.mean(accuracies)),
         "seconds": time.perf_counter() - started,
     }
+    if adaptation:
+        results["adaptation"], adapted = evaluate_adaptation(model, test_images, test_labels, small=small)
+        predictions.update(adapted)
     return results, predictions
+
+
+def needs_adaptation(results: dict | None) -> bool:
+    """Results at this suite version that lack this version's BatchNorm adaptation."""
+    from mnist_lab.core.adaptation import ADAPTATION_VERSION
+
+    return bool(results) and (results.get("adaptation") or {}).get("version") != ADAPTATION_VERSION
 
 
 def write_results(run_dir: Path, results: dict, predictions: dict[str, np.ndarray]) -> None:
@@ -208,8 +272,9 @@ def read_predictions(run_dir: Path) -> dict[str, np.ndarray]:
 def evaluate_run(run_dir, *, data_path=None, force: bool = False) -> dict:
     """Evaluate a finished run's model.keras on the suite and store the results beside it.
 
-    Results at this suite version are kept unless `force`; a run trained on a subset gets
-    the small suite, as it would have at the end of its training.
+    Results at this suite version are kept unless `force` (only a missing or older BatchNorm
+    adaptation is added to them); a run trained on a subset gets the small suite, as it would
+    have at the end of its training.
     """
     import keras
 
@@ -218,7 +283,8 @@ def evaluate_run(run_dir, *, data_path=None, force: bool = False) -> dict:
     if not (run_dir / "metrics.json").is_file() or not config_path.is_file():
         raise ConfigError(f"{run_dir} holds no finished run (no metrics.json or config.json): train it first")
     existing = read_results(run_dir)
-    if existing is not None and existing.get("suite_version") == SUITE_VERSION and not force:
+    current = existing is not None and existing.get("suite_version") == SUITE_VERSION and not force
+    if current and not needs_adaptation(existing):
         return existing
     if not model_path.is_file():
         raise ConfigError(
@@ -227,6 +293,12 @@ def evaluate_run(run_dir, *, data_path=None, force: bool = False) -> dict:
         )
     small = json.loads(config_path.read_text()).get("subset") is not None
     (_, _), (images, labels) = fetch_mnist(data_path).as_keras_tuple()
-    results, predictions = evaluate_suite(keras.models.load_model(model_path), images, labels, small=small)
+    model = keras.models.load_model(model_path)
+    if current:  # the plain suite is current: add only the BatchNorm adaptation
+        adaptation, adapted = evaluate_adaptation(model, images, labels, small=small)
+        predictions = {k: v for k, v in read_predictions(run_dir).items() if not k.startswith("adapted__")}
+        results, predictions = {**existing, "adaptation": adaptation}, {**predictions, **adapted}
+    else:
+        results, predictions = evaluate_suite(model, images, labels, small=small)
     write_results(run_dir, results, predictions)
     return results

@@ -31,7 +31,14 @@ from mnist_lab.core.files import atomic_path, write_json
 from mnist_lab.core.models import get_stage
 from mnist_lab.core.pipeline import make_dataset, seed_augmentation
 from mnist_lab.core.provenance import environment
-from mnist_lab.core.robustness import SUITE_VERSION, evaluate_run, evaluate_suite, read_results, write_results
+from mnist_lab.core.robustness import (
+    SUITE_VERSION,
+    evaluate_run,
+    evaluate_suite,
+    needs_adaptation,
+    read_results,
+    write_results,
+)
 from mnist_lab.core.run_dir import (
     CHECKPOINT,
     MODEL,
@@ -399,6 +406,9 @@ def run_stage(
             if evaluate_test and (out_dir / MODEL).is_file() and (results or {}).get("suite_version") != SUITE_VERSION:
                 print(f"evaluating the robustness suite v{SUITE_VERSION} on the finished run (it has no results)")
                 evaluate_run(out_dir, data_path=data_path, force=True)
+            elif evaluate_test and (out_dir / MODEL).is_file() and needs_adaptation(results):
+                print("evaluating the BatchNorm adaptation on the finished run (its results lack it)")
+                evaluate_run(out_dir, data_path=data_path)
             return finished
         work_dir = out_dir / PARTIAL_DIR
         prepare_work_dir(config, work_dir)
@@ -452,6 +462,8 @@ def run_stage(
             "training_seconds": training_seconds,
             "wall_seconds_this_session": wall_seconds,
             "robustness_seconds": robustness[0]["seconds"] if robustness else None,
+            # The BatchNorm adaptation after the suite (mnist_lab.core.adaptation); None without BatchNorm.
+            "adaptation_seconds": robustness[0]["adaptation"].get("seconds") if robustness else None,
             "resumed_from_epoch": resumed_from,
             # Training images per second, validation passes included in the time.
             "images_per_second": len(splits.x_train) * len(history) / max(training_seconds, 1e-9),

@@ -452,3 +452,42 @@ def robustness_steps(found: dict) -> None:
                 ]
             )
         )
+
+
+def robustness_adaptation(found: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
+    """The BatchNorm stages with each set's own BatchNorm statistics beside the trained ones: per
+    corruption, the seed-42 run image by image (McNemar), and the gain over seeds."""
+    from mnist_lab.core.robustness import corruption_names
+    from mnist_lab.orchestration.robustness_results import (
+        adaptation_line,
+        adaptation_rows,
+        adaptation_table,
+        adaptation_test_table,
+        adaptation_tests,
+        without_batchnorm,
+    )
+
+    rows = adaptation_rows(found)
+    none = without_batchnorm(found)
+    if not rows:
+        _markdown("No BatchNorm stage has adaptation results yet: `mnist-lab robustness reports/STAGE` adds them.")
+        return rows
+    parts = [adaptation_table(rows), "", *(adaptation_line(stage, row) for stage, row in rows.items())]
+    if none:
+        parts += ["", f"No BatchNorm layer to adapt, so no adapted figure: {', '.join(f'`{s}`' for s in none)}."]
+    _markdown("\n".join(parts))
+    _show(
+        plots.adaptation_bars(rows, corruption_names()),
+        _robustness_out(profile, reports_dir, out_dir) / "adaptation.png",
+    )
+    for stage, sets in adaptation_tests(found, test_labels()).items():
+        _markdown(
+            "\n".join(
+                [
+                    f"### `{stage}`, seed 42: trained statistics against adapted, on the same images",
+                    "",
+                    adaptation_test_table(sets),
+                ]
+            )
+        )
+    return rows

@@ -227,12 +227,28 @@ def cmd_robustness(args) -> int:
 
     before = read_results(args.run_dir)
     results = evaluate_run(args.run_dir, force=args.force)
-    state = "already evaluated" if results == before else f"evaluated in {results['seconds']:.0f} s"
-    sets = results["sets"]
+    adaptation = results.get("adaptation") or {}
+    if results == before:
+        state = "already evaluated"
+    elif before is not None and before.get("sets") == results["sets"] and not args.force:
+        state = f"BatchNorm adaptation added in {adaptation.get('seconds', 0):.0f} s"
+    else:
+        state = f"evaluated in {results['seconds']:.0f} s"
+    sets, adapted = results["sets"], adaptation.get("sets")
     print(f"{args.run_dir}: robustness suite v{SUITE_VERSION} {state}{' (small)' if results['small'] else ''}")
+    print(f"  {'corruption':<14} {'plain':>7}  {'adapted' if adapted else ''}")
     for name in corruption_names():
-        print(f"  {name:<14} {100 * sets[name]['accuracy']:6.2f}%  ({sets[name]['errors']} errors)")
-    print(f"  mean over the 15 corruptions: {100 * results['mean_corruption_accuracy']:.2f}%")
+        extra = f"  {100 * adapted[name]['accuracy']:6.2f}%" if adapted else ""
+        print(f"  {name:<14} {100 * sets[name]['accuracy']:6.2f}%{extra}")
+    extra = f"  {100 * adaptation['mean_corruption_accuracy']:6.2f}%" if adapted else ""
+    print(f"  {'mean of the 15':<14} {100 * results['mean_corruption_accuracy']:6.2f}%{extra}")
+    if adapted:
+        print(
+            f"  BatchNorm statistics from each set's own images; clean test digits adapted on themselves: "
+            f"{100 * adaptation['clean_test']['accuracy']:.2f}%"
+        )
+    elif adaptation:
+        print(f"  BatchNorm adaptation: {adaptation.get('note', 'none')}")
     return 0
 
 

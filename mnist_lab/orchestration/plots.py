@@ -351,3 +351,26 @@ def robustness_curves(curves: dict[str, dict], seed_ranges: dict[str, tuple], ki
     figure.suptitle("accuracy on transformed test digits (a fixed stratified subset)", fontsize=10)
     figure.tight_layout(rect=(0, 0.1, 1, 1))
     return figure
+
+
+def adaptation_bars(rows: dict[str, dict], names: list[str]):
+    """Per BatchNorm stage, accuracy on each corruption with the trained BatchNorm statistics and
+    with statistics taken from the corrupted digits themselves (mnist_lab.core.adaptation)."""
+    figure, axes = plt.subplots(len(rows), 1, figsize=(10, 2.6 * len(rows)), squeeze=False, sharex=True)
+    x = np.arange(len(names) + 1)
+    for ax, (stage, row) in zip(axes[:, 0], rows.items(), strict=True):
+        plain = [100 * row["per_set"][name][0] for name in names] + [100 * row["plain"]]
+        adapted = [100 * row["per_set"][name][1] for name in names] + [100 * row["adapted"]]
+        ax.bar(x - 0.2, plain, 0.4, color="firebrick", label="trained statistics")
+        ax.bar(x + 0.2, adapted, 0.4, color="seagreen", label="statistics from the corrupted digits")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("accuracy (%)")
+        seeds = f"{row['n']} seed{'s' if row['n'] > 1 else ''}"
+        ax.set_title(f"{stage} ({seeds})", fontsize=9, loc="left")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].legend(fontsize=8, loc="lower left", ncol=2)
+    labels = [name.replace("_", " ") for name in names] + ["mean of 15"]
+    axes[-1, 0].set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    figure.suptitle("BatchNorm statistics from each corruption's own digits", fontsize=10)
+    figure.tight_layout()
+    return figure

@@ -338,6 +338,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         ("The seed's claims: the learning-rate schedule, same seeds", COMPARISON_FIGURES["schedule_ablation"]),
         ("Mean corruption error per stage", ROBUSTNESS_FIGURES["mean_corruption_error"]),
         ("Accuracy on rotated, shifted and zoomed digits", ROBUSTNESS_FIGURES["curves"]),
+        ("BatchNorm statistics from the corrupted digits themselves", ROBUSTNESS_FIGURES["adaptation"]),
         ("The robustness suite", ROBUSTNESS_FIGURES["gallery"]),
     ]
     figures += [(f"Learning curves: {name}", f"{name}/{FIGURES['learning_curves']}") for name in runs]

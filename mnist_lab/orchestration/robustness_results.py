@@ -8,6 +8,12 @@ Per step, two kinds of evidence:
   exact test on the images exactly one of them gets wrong;
 - over seeds, where both stages have at least two with results: the repository's Welch rule on
   the mean accuracy over the 15 corruptions (stats.VERDICT_RULE).
+
+BatchNorm adaptation (mnist_lab.core.adaptation): per stage with BatchNorm layers, its runs'
+accuracy with each set's own BatchNorm statistics beside the plain one. Image by image, the
+seed-42 run's plain and adapted predictions on the same images, with McNemar's exact test; over
+seeds, the mean gain in mean corruption accuracy with its Student interval (each seed is its own
+pair: the same model, plain and adapted).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_lab.core.adaptation import ADAPTATION_VERSION
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.robustness import (
     SIZES,
@@ -37,6 +44,7 @@ FIGURES = {
     "mean_corruption_error": "robustness/mean_corruption_error.png",
     "curves": "robustness/curves.png",
     "rotation_curve": "robustness/rotation_curve.png",
+    "adaptation": "robustness/adaptation.png",
 }
 
 
@@ -81,18 +89,146 @@ def summary_rows(found: dict) -> dict[str, dict]:
     return rows
 
 
+def _adapted(results: dict) -> dict | None:
+    """A run's BatchNorm adaptation results at this version, if its model has BatchNorm layers."""
+    adaptation = results.get("adaptation") or {}
+    return (
+        adaptation if adaptation.get("version") == ADAPTATION_VERSION and adaptation.get("batchnorm_layers") else None
+    )
+
+
+def adaptation_rows(found: dict) -> dict[str, dict]:
+    """Per stage whose runs have adaptation results: plain and adapted accuracy per set and on
+    average over its seeds, and the gain in mean corruption accuracy with its interval over seeds."""
+    rows = {}
+    for stage, pairs in found.items():
+        adapted = [(run, results, _adapted(results)) for run, results in pairs if _adapted(results)]
+        if not adapted:
+            continue
+        plain = [results["mean_corruption_accuracy"] for _, results, _ in adapted]
+        after = [adaptation["mean_corruption_accuracy"] for _, _, adaptation in adapted]
+        gains = [b - a for a, b in zip(plain, after, strict=True)]
+        low, high = mean_interval(gains) if len(gains) > 1 else (float("nan"), float("nan"))
+        rows[stage] = {
+            "n": len(adapted),
+            "seeds": [run.seed for run, _, _ in adapted],
+            "plain": float(np.mean(plain)),
+            "adapted": float(np.mean(after)),
+            "gain": float(np.mean(gains)),
+            "low": low,
+            "high": high,
+            "per_set": {
+                name: (
+                    float(np.mean([results["sets"][name]["accuracy"] for _, results, _ in adapted])),
+                    float(np.mean([adaptation["sets"][name]["accuracy"] for _, _, adaptation in adapted])),
+                )
+                for name in adapted[0][1]["sets"]
+            },
+            "clean": float(np.mean([run.metrics["test_accuracy"] for run, _, _ in adapted])),
+            "clean_adapted": float(np.mean([adaptation["clean_test"]["accuracy"] for _, _, adaptation in adapted])),
+            "seconds": float(np.mean([adaptation["seconds"] for _, _, adaptation in adapted])),
+        }
+    return rows
+
+
+def without_batchnorm(found: dict) -> list[str]:
+    """The stages whose runs record that they have no BatchNorm layer to adapt."""
+    return [
+        stage
+        for stage, pairs in found.items()
+        if any((results.get("adaptation") or {}).get("batchnorm_layers") == 0 for _, results in pairs)
+    ]
+
+
+def adaptation_table(rows: dict[str, dict]) -> str:
+    """Corruptions by stage: plain and adapted accuracy (%), over each stage's seeds with results."""
+    stages = list(rows)
+    header = ["corruption", *(f"`{stage}` {kind}" for stage in stages for kind in ("plain", "adapted"))]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    for name in corruption_names():
+        cells = [f"{100 * value:.1f}" for stage in stages for value in rows[stage]["per_set"][name]]
+        lines.append(f"| {name.replace('_', ' ')} | " + " | ".join(cells) + " |")
+    means = [f"**{100 * rows[stage][key]:.2f}**" for stage in stages for key in ("plain", "adapted")]
+    lines.append("| **mean of the 15** | " + " | ".join(means) + " |")
+    clean = [f"{100 * rows[stage][key]:.2f}" for stage in stages for key in ("clean", "clean_adapted")]
+    lines.append("| clean test digits (control) | " + " | ".join(clean) + " |")
+    lines.append("| seeds | " + " | ".join(str(rows[stage]["n"]) for stage in stages for _ in range(2)) + " |")
+    return "\n".join(lines)
+
+
+def adaptation_line(stage: str, row: dict) -> str:
+    """A stage's mean corruption accuracy, plain and adapted, and the gain over its seeds."""
+    interval = (
+        f"; 95% interval of the gain over seeds {100 * row['low']:+.2f} to {100 * row['high']:+.2f}"
+        if row["n"] > 1
+        else ""
+    )
+    return (
+        f"- `{stage}`: mean over the 15 corruptions {100 * row['plain']:.2f}% plain, {100 * row['adapted']:.2f}% with "
+        f"each set's own BatchNorm statistics ({100 * row['gain']:+.2f} points, {_seeds(row)}{interval}); clean "
+        f"test digits {100 * row['clean']:.2f}% plain, {100 * row['clean_adapted']:.2f}% adapted on themselves"
+    )
+
+
+def adaptation_tests(found: dict, labels: np.ndarray) -> dict[str, dict]:
+    """Per stage with a seed-42 run with adaptation results: per set, plain against adapted
+    predictions of that run on the same images (fixed, new, McNemar's p)."""
+    out = {}
+    for stage, pairs in found.items():
+        own = stage_run(pairs)
+        if own is None or not _adapted(own[1]):
+            continue
+        run, results = own
+        predictions = read_predictions(run.path)
+        sets = {}
+        for suite_set in suite_sets():
+            truth = labels[set_indices(suite_set, labels, results["small"])]
+            wrong_plain = set(np.flatnonzero(predictions[suite_set.name] != truth))
+            wrong_adapted = set(np.flatnonzero(predictions[f"adapted__{suite_set.name}"] != truth))
+            fixed, new = len(wrong_plain - wrong_adapted), len(wrong_adapted - wrong_plain)
+            sets[suite_set.name] = {
+                "plain": results["sets"][suite_set.name]["accuracy"],
+                "adapted": results["adaptation"]["sets"][suite_set.name]["accuracy"],
+                "fixed": fixed,
+                "new": new,
+                "p": mcnemar_p(fixed, new),
+            }
+        out[stage] = sets
+    return out
+
+
+def adaptation_test_table(sets: dict) -> str:
+    """One seed-42 run, per corruption: plain and adapted accuracy and McNemar on the same images."""
+    lines = [
+        "| corruption | plain (%) | adapted (%) | fixed | new | McNemar p |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in corruption_names():
+        s = sets[name]
+        lines.append(
+            f"| {name.replace('_', ' ')} | {100 * s['plain']:.2f} | {100 * s['adapted']:.2f} | {s['fixed']} | "
+            f"{s['new']} | {format_p(s['p'])} |"
+        )
+    return "\n".join(lines)
+
+
 def _seeds(row: dict) -> str:
     return "1 seed" if row["n"] == 1 else f"mean of {row['n']} seeds"
 
 
-def summary_line(stage: str, row: dict) -> str:
-    """One line per stage: clean accuracy beside the mean over the 15 corruptions."""
+def summary_line(stage: str, row: dict, adapted: dict | None = None) -> str:
+    """One line per stage: clean accuracy beside the mean over the 15 corruptions, and, for a
+    BatchNorm stage with adaptation results (adaptation_rows), the mean with adapted statistics."""
     low, high = max(row["low"], 0.0), min(row["high"], 1.0)  # few seeds: the t interval can overrun 0-100%
     interval = f"; 95% interval {100 * low:.2f}-{100 * high:.2f}%" if row["n"] > 1 else ""
-    return (
+    line = (
         f"- `{stage}`: clean test {100 * row['clean']:.2f}%, mean over the 15 corruptions "
         f"{100 * row['mean_corruption']:.2f}% ({_seeds(row)}{interval})"
     )
+    if adapted is not None:
+        same = "seed" if adapted["n"] == 1 else f"{adapted['n']} seeds"
+        line += f"; adapted {100 * adapted['adapted']:.2f}% against {100 * adapted['plain']:.2f}% on the same {same}"
+    return line
 
 
 def corruption_table(rows: dict[str, dict]) -> str:
@@ -189,15 +325,16 @@ def significant_sets(step: dict, alpha: float = 0.05) -> tuple[list[str], list[s
 
 def readme_lines(reports_dir, profile: str = "full") -> list[str]:
     """The README's robustness lines: one per stage, clean beside mean corruption accuracy."""
-    rows = summary_rows(stage_results(reports_dir, profile))
+    found = stage_results(reports_dir, profile)
+    rows, adapted = summary_rows(found), adaptation_rows(found)
     if not rows:
         return []
     sizes = SMALL_SIZES if any(row["small"] for row in rows.values()) else SIZES
     digits = max(row["test_digits"] for row in rows.values())
     return [
-        "**Robustness** (MNIST-C's 15 corruptions, regenerated from their definitions, notebook 08): "
-        f"clean test accuracy (on the {digits:,} test digits) beside the mean accuracy over the "
-        f"corruptions (each on a fixed stratified {sizes['corruption']:,} of them).",
+        "**Robustness** (MNIST-C's 15 corruptions, notebook 08): clean test accuracy (on the "
+        f"{digits:,} test digits) beside the mean over the corruptions (each on a stratified "
+        f"{sizes['corruption']:,} of them); *adapted*: with BatchNorm statistics from each corrupted set.",
         "",
-        *(summary_line(stage, row) for stage, row in rows.items()),
+        *(summary_line(stage, row, adapted.get(stage)) for stage, row in rows.items()),
     ]
