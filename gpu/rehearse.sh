@@ -40,4 +40,16 @@ out=$work/out
 ls -la "$out"
 (cd "$here" && TF_CPP_MIN_LOG_LEVEL=3 "$OLDPWD/.venv/bin/python" -m mnist_lab receive "$out" --profile quick)
 (cd "$here" && TF_CPP_MIN_LOG_LEVEL=3 "$OLDPWD/.venv/bin/python" -m mnist_lab receive "$out" --profile quick)  # again: nothing twice
+# What came back, as the reports will read it: backend, device, and the BatchNorm adaptation.
+(cd "$here" && "$OLDPWD/.venv/bin/python" - <<'PY'
+import json
+from pathlib import Path
+
+for metrics in sorted(Path("reports-quick/backends").rglob("metrics.json")):
+    m, r = json.loads(metrics.read_text()), json.loads((metrics.parent / "robustness.json").read_text())
+    a = r["adaptation"]
+    print(f"{metrics.parent}: {m['environment']['backend']} on {m['environment']['device']}, "
+          f"{len(r['sets'])} suite sets, BatchNorm adaptation over {a['batchnorm_layers']} layers")
+PY
+)
 echo "rehearsal passed"
