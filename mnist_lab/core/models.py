@@ -102,8 +102,11 @@ class Stage:
     summary: str  # one line for `mnist-lab stages` and the reports
     # TrainConfig fields this stage trains with instead of the seed's protocol (budget, schedule, ...).
     protocol: dict = field(default_factory=dict)
-    # Earlier stages besides the previous one that its seeds get a verdict against (a new stage
-    # that changes the training of the last one may also be asked whether it beats one before it).
+    # The stage it is compared with, its parent on the ladder: the one it changes one ingredient
+    # of (None for the first). Not its position: a stage added at the end may branch off any.
+    parent: str | None = None
+    # Earlier stages besides the parent that its seeds get a verdict against (a new stage that
+    # changes the training of its parent may also be asked whether it beats one before it).
     also_against: tuple[str, ...] = ()
 
     def __call__(self):
@@ -114,10 +117,16 @@ STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
         Stage("dnn", build_dnn, False, "dense baseline: 784-512-512-10, ReLU, no regularisation"),
-        Stage("cnn", build_cnn, False, "plain CNN: the seed's conv/pool/dense layers only"),
-        Stage("cnn_reg", build_cnn_reg, False, "cnn + dropout (0.25 / 0.5) + L2 1e-3 on the dense layer"),
-        Stage("cnn_bn", build_cnn_bn, False, "cnn_reg + BatchNorm: exactly the seed's model"),
-        Stage("cnn_bn_aug", build_cnn_bn_aug, True, "cnn_bn trained with the seed's augmentation, applied"),
+        Stage("cnn", build_cnn, False, "plain CNN: the seed's conv/pool/dense layers only", parent="dnn"),
+        Stage("cnn_reg", build_cnn_reg, False, "cnn + dropout (0.25 / 0.5) + L2 1e-3 on the dense layer", parent="cnn"),
+        Stage("cnn_bn", build_cnn_bn, False, "cnn_reg + BatchNorm: exactly the seed's model", parent="cnn_reg"),
+        Stage(
+            "cnn_bn_aug",
+            build_cnn_bn_aug,
+            True,
+            "cnn_bn trained with the seed's augmentation, applied",
+            parent="cnn_bn",
+        ),
         # The setting `make select` chose on the validation split (a row of selection.CANDIDATES; a test
         # checks that this is the rule's choice). Written out because selection.py imports this module.
         Stage(
@@ -132,6 +141,7 @@ STAGES: dict[str, Stage] = {
                 monitor="val_cross_entropy",
                 early_stopping_patience=40,  # never stops early: the budget is the protocol
             ),
+            parent="cnn_bn_aug",
             also_against=("cnn_bn",),
         ),
     )
@@ -146,7 +156,5 @@ def get_stage(name: str) -> Stage:
 
 
 def previous_stage(name: str) -> str | None:
-    """The stage before `name` on the ladder (None for the first)."""
-    names = list(STAGES)
-    index = names.index(name)
-    return names[index - 1] if index else None
+    """The stage `name` is compared with: its parent on the ladder (None for the first)."""
+    return get_stage(name).parent

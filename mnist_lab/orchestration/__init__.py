@@ -5,7 +5,9 @@ placement           where a run goes: a tweak never lands in reports/
 sweep               seed sweeps (one run per stage and seed) and reading them back
 selection           the longer-budget candidates, chosen on the validation split
 precision_check     bfloat16 against float32 over the same seeds
-verify              is a run inside its stage's committed band?
+verify              is a run inside its stage's committed band (its own backend's)?
+transfer            packing runs for a GPU machine, and receiving them into reports/
+stored_models       the stage runs' models, kept in git history
 stats               paired tests, intervals, seed-variance statistics
 seed_results        each stage's spread over seeds, step verdicts, ensembles
 robustness_results  the robustness report, per stage and per step

@@ -212,6 +212,8 @@ def _step(runs, before, after, measure, direction, unit, what):
 def _difference(a, b, direction, unit, described, points=""):
     """after minus before, judged by Welch's interval, as a Finding; `described` leads its evidence."""
     effect = between(a, b)
+    if math.isnan(effect.low):  # neither side varies: a difference, but no interval to judge it by
+        return Finding(NOT_TESTABLE, f"{described} {effect.estimate:+.{unit}f}{points} ({_no_spread(effect.n)})")
     interval = f"{effect.low:+.{unit}f} to {effect.high:+.{unit}f}"
     return _finding(
         judge(effect, direction),
@@ -230,6 +232,8 @@ def _one(runs, stage, measure, direction, unit, what):
     if len(values) < 2:
         return Finding(NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`: too few for an interval")
     effect = of_one(values)
+    if math.isnan(effect.low):
+        return Finding(NOT_TESTABLE, f"{what} of `{stage}`: mean {effect.estimate:.{unit}f} ({_no_spread(effect.n)})")
     interval = f"{effect.low:.{unit}f} to {effect.high:.{unit}f}"
     return _finding(
         judge(effect, direction),
@@ -242,11 +246,18 @@ def _one(runs, stage, measure, direction, unit, what):
     )
 
 
+def _no_spread(n: tuple[int, ...]) -> str:
+    seeds = " and ".join(map(str, n))
+    return f"{seeds} {'run' if n == (1,) else 'runs'}, no spread between them: no interval"
+
+
 def _approx(runs, stage, target):
     values = [100 * run.metrics["test_accuracy"] for run in runs.get(stage, [])]
     if len(values) < 2:
         return Finding(NOT_TESTABLE, f"{len(values)} seed(s) of `{stage}`")
     effect = of_one(values)
+    if math.isnan(effect.low):
+        return Finding(NOT_TESTABLE, f"`{stage}` mean test accuracy {effect.estimate:.3f}% ({_no_spread(effect.n)})")
     low, high = target - APPROX, target + APPROX
     edge = low if abs(effect.estimate - low) < abs(effect.estimate - high) else high
     return _finding(
@@ -326,6 +337,11 @@ def _early_stopping(evidence):
         )
     gains = [_accuracy(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored]
     effect = of_one(gains)
+    if math.isnan(effect.low):
+        return Finding(
+            NOT_TESTABLE,
+            f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points ({_no_spread(effect.n)})",
+        )
     interval = f"{effect.low:+.3f} to {effect.high:+.3f}"
     return _finding(
         judge(effect, +1),

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.models import STAGES
-from mnist_lab.core.run_dir import check_writable
+from mnist_lab.core.run_dir import RUN_FILES, check_writable
 from mnist_lab.orchestration.placement import run_dir_for
 from mnist_lab.orchestration.profiles import PROFILES, reports_root, resolve_config
+from mnist_lab.orchestration.quiet import filtered_stderr
 
 
 def cmd_stages(args) -> int:
@@ -56,10 +57,11 @@ def cmd_train(args) -> int:
     metrics = result.metrics
     print(
         f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
-        f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "
+        f"{metrics['epochs_run']} epoch{'s' if metrics['epochs_run'] != 1 else ''} (best {metrics['best_epoch']}), "
         f"{metrics['training_seconds'] / 60:.1f} min, {metrics['images_per_second']:.0f} images/s"
     )
-    print(f"results: {out_dir}/ (config.json, history.json, metrics.json, test_probabilities.npz, model.keras)")
+    files = [name for name in RUN_FILES if (out_dir / name).is_file()]
+    print(f"results: {out_dir}/ ({', '.join(files)})")
     return 0
 
 
@@ -363,7 +365,8 @@ def main(argv=None) -> int:
     command = f"mnist-lab {args.command}"
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return args.handler(args)
+        with filtered_stderr():  # TensorFlow's C++ start-up notices (mnist_lab.orchestration.quiet)
+            return args.handler(args)
     except KeyboardInterrupt:
         hint = getattr(args, "resume_hint", "nothing half-written was kept")
         print(f"\n{command}: interrupted; {hint}", file=sys.stderr)

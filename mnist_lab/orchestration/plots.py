@@ -221,7 +221,7 @@ def ensemble_curves(rows: dict[str, dict]):
 
 
 def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
-    """Notebook 07's claims curves, one thin line per seed and a colour per stage: validation accuracy
+    """The comparison notebook's claims curves, one thin line per seed and a colour per stage: validation accuracy
     over the first epochs (how fast each stage converges) and validation cross-entropy above its
     own minimum over the whole run (how far it climbed after the best epoch: overfitting).
 
@@ -287,7 +287,7 @@ def schedule_ablation(pairs: dict[int, tuple], from_epoch: int = 6):
     return _per_epoch_pair(figure, (acc_ax, lr_ax), "cnn_bn with and without ReduceLROnPlateau, same seeds")
 
 
-# --- robustness (notebook 08)
+# --- robustness (the robustness notebook)
 
 
 def corruption_gallery(rows: dict[str, np.ndarray], digits: int):

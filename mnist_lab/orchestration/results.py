@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mnist_lab.core.config import MNIST_TEST_SIZE
 from mnist_lab.core.files import atomic_path
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import backend_label, machine_label, trained_in
@@ -288,6 +289,19 @@ def claims_markdown(reports_dir, profile: str, evidence: bool) -> list[str]:
     return parts
 
 
+def test_digits_line(runs: dict[str, Run]) -> str:
+    """What the test metrics were measured on, from the runs themselves (the quick profile's sample)."""
+    sizes = sorted({run.metrics["data"]["test"] for run in runs.values()})
+    if not sizes:
+        return ""
+    if sizes == [MNIST_TEST_SIZE]:
+        return f"Test metrics are on the canonical {MNIST_TEST_SIZE:,}-image test set."
+    return (
+        f"Test metrics are on a fixed stratified {' or '.join(f'{n:,}' for n in sizes)} of the canonical "
+        f"{MNIST_TEST_SIZE:,} test digits (the same digits for every run)."
+    )
+
+
 def write_reports_readme(reports_dir, profile: str) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
     reports_dir = Path(reports_dir)
@@ -297,8 +311,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         f"# Results ({profile} profile)",
         "",
         "Written by `make reproduce" + ("" if profile == "full" else f" PROFILE={profile}") + "`; "
-        "every number and figure comes from the runs in the folders below. Test metrics are on "
-        "the canonical 10,000-image test set.",
+        "every number and figure comes from the runs in the folders below. " + test_digits_line(runs),
         "",
         *([QUICK_CAVEAT, ""] if profile == "quick" else []),
         "## The seed's claims, checked",

@@ -332,7 +332,7 @@ def readme_lines(reports_dir, profile: str = "full") -> list[str]:
     sizes = SMALL_SIZES if any(row["small"] for row in rows.values()) else SIZES
     digits = max(row["test_digits"] for row in rows.values())
     return [
-        "**Robustness** (MNIST-C's 15 corruptions, notebook 08): clean test accuracy (on the "
+        "**Robustness** (MNIST-C's 15 corruptions, the robustness notebook): clean test accuracy (on the "
         f"{digits:,} test digits) beside the mean over the corruptions (each on a stratified "
         f"{sizes['corruption']:,} of them); *adapted*: with BatchNorm statistics from each corrupted set.",
         "",

@@ -34,15 +34,42 @@ from mnist_lab.orchestration.selection import BASE_STAGE, SELECTION_DIR
 from mnist_lab.orchestration.sweep import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
-COMPARISON_NOTEBOOK = f"{len(STAGES) + 1:02d}_comparison"  # after the last stage's notebook
-ROBUSTNESS_NOTEBOOK = f"{len(STAGES) + 2:02d}_robustness"
-# Notebook name -> the report folder it owns (stage notebooks own their stage's folder).
-NOTEBOOKS = {
-    "00_data": "data",
-    **{f"{i:02d}_{stage}": stage for i, stage in enumerate(STAGES, start=1)},
-    COMPARISON_NOTEBOOK: "comparison",
-    ROBUSTNESS_NOTEBOOK: "robustness",
-}
+# The rule that finds the notebooks (notebooks/NN_name.py, run in the order of NN): 00_data
+# first; one notebook per stage, named after the stage, numbered 01-89 in ladder order; then the
+# study notebooks that read every stage, 90_comparison and 91_robustness. Adding a stage is
+# adding its notebook under a free number below 90: nothing is renumbered.
+STUDY_NOTEBOOKS = {"data": "00", "comparison": "90", "robustness": "91"}
+
+
+def find_notebooks(folder=None) -> dict[str, str]:
+    """Notebook name -> the report folder it owns (a stage notebook owns its stage's folder),
+    from the files in notebooks/ by the rule above; a file that breaks the rule is an error."""
+    names = sorted(path.stem for path in Path(folder or NOTEBOOK_DIR).glob("[0-9][0-9]_*.py"))
+    found = {}
+    for name in names:
+        number, _, subject = name.partition("_")
+        if subject in STAGES:
+            if not 1 <= int(number) < 90:
+                raise ConfigError(f"notebooks/{name}.py: a stage's notebook takes a number from 01 to 89")
+        elif STUDY_NOTEBOOKS.get(subject) != number:
+            raise ConfigError(
+                f"notebooks/{name}.py is neither a stage's notebook (NN_STAGE, a name in mnist_lab.core.models.STAGES) "
+                f"nor one of {', '.join(f'{n}_{s}' for s, n in STUDY_NOTEBOOKS.items())}"
+            )
+        found[name] = subject
+    missing = [stage for stage in STAGES if stage not in found.values()]
+    if missing:
+        raise ConfigError(
+            f"stage {', '.join(missing)} has no notebook: copy the closest stage's (e.g. notebooks/04_cnn_bn.py) to "
+            f"notebooks/NN_{missing[0]}.py under a free number below 90, set its stage, then `make sync` "
+            "(docs/adding-a-stage.md)"
+        )
+    return found
+
+
+NOTEBOOKS = find_notebooks()
+COMPARISON_NOTEBOOK = f"{STUDY_NOTEBOOKS['comparison']}_comparison"
+ROBUSTNESS_NOTEBOOK = f"{STUDY_NOTEBOOKS['robustness']}_robustness"
 
 
 class NotebookFailed(RuntimeError):
@@ -108,7 +135,7 @@ def fingerprint(name: str, profile: str, reports: Path) -> dict:
             for stage in STAGES
             if (reports / stage / "metrics.json").is_file()
         }
-        # and the robustness results the README's lines and notebook 08 read
+        # and the robustness results the README's lines and the robustness notebook read
         stored = sorted(
             [
                 *reports.glob(f"*/{ROBUSTNESS_RESULTS}"),
@@ -249,6 +276,7 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
     finally:
         source.unlink(missing_ok=True)
 
+    publishable(executed, staging, final_dir)
     export_html(executed, staging / f"{name}.html")
     if folder in STAGES:  # the run as the notebook left it (trained, or reused unchanged)
         inputs["run"] = run_fingerprint(staging)
@@ -262,6 +290,48 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
     (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
     print(f"== {name}: report in {final_dir}", flush=True)
     return final_dir
+
+
+def publishable(executed: Path, staging: Path, final_dir: Path) -> None:
+    """The executed notebook as a reader should see it: the staging folder it ran in named as the
+    folder it is published to, TensorFlow's start-up notices dropped from its stderr outputs
+    (mnist_lab.orchestration.quiet), and papermill's record of this machine's paths left out."""
+    import nbformat
+
+    from mnist_lab.orchestration.quiet import clean
+
+    notebook = nbformat.read(executed, as_version=4)
+    renames = [
+        (str(staging.resolve()), str(final_dir.resolve())),
+        (project_relative(staging), project_relative(final_dir)),
+    ]
+
+    def published(text: str) -> str:
+        for old, new in renames:
+            text = text.replace(old, new)
+        return text
+
+    for cell in notebook.cells:
+        cell.source = published(cell.source)
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = published(clean(output["text"]) if output.get("name") == "stderr" else output["text"])
+                if not output["text"]:
+                    continue
+            for key, value in (output.get("data") or {}).items():
+                if key.startswith("text/") and isinstance(value, str):
+                    output["data"][key] = published(value)
+            outputs.append(output)
+        if "outputs" in cell:
+            cell.outputs = outputs
+    record = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        record.pop(key, None)
+    for key, value in record.get("parameters", {}).items():
+        if isinstance(value, str):
+            record["parameters"][key] = published(value)
+    nbformat.write(notebook, executed)
 
 
 @contextlib.contextmanager

@@ -38,12 +38,17 @@ def check_run(run: Run, reports=None) -> Verdict:
             for name, runs in bands(reports).items()
             if name != backend and stage in runs
         ]
+        what = (
+            f"{stage} has no committed {label} band: no run of it under the full protocol in {reports}"
+            if not seeds
+            else f"{stage}'s committed {label} band has one run, and a band needs at least 2"
+        )
         return Verdict(
             INCOMPARABLE,
             [
-                f"{stage}: the committed {label} band has {len(seeds)} run(s) under the full protocol in {reports}; "
-                f"at least 2 are needed to say anything (runs are compared only with their own backend's band"
-                + (f"; other bands of {stage}: {', '.join(others)})" if others else ")")
+                f"{what}; train its seeds first (mnist-lab sweep --stage {stage} --seeds 0-3). Runs are compared "
+                "only with their own backend's band"
+                + (f"; other bands of {stage}: {', '.join(others)}" if others else "")
             ],
         )
     band_protocol = protocol_of(seeds[0].config)

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · Robustness: corrupted and transformed digits
+# # 91 · Robustness: corrupted and transformed digits
 #
 # The last steps of the ladder cannot be told apart on the clean test set. The seed's notes
 # credit augmentation with "improved robustness and generalization", and robustness is

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 07 · All stages compared
+# # 90 · All stages compared
 #
 # This notebook reads each stage's `metrics.json` and `history.json` from the reports
 # folder. It trains nothing. Stages without a report are listed as not finished.
