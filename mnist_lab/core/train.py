@@ -396,7 +396,7 @@ def run_stage(
         if finished is not None:
             print(
                 f"reusing the finished run in {out_dir} (same config and training version; "
-                f"trained {finished.metrics['epochs_run']} epochs "
+                f"trained {finished.metrics['epochs_run']} epoch{'s' if finished.metrics['epochs_run'] != 1 else ''} "
                 f"in {finished.metrics['training_seconds'] / 60:.1f} min)"
             )
             stale = read_checkpoint_identity(out_dir / PARTIAL_DIR)

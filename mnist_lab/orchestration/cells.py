@@ -103,7 +103,8 @@ def test_metrics(result) -> None:
         f"**Test accuracy {100 * m['test_accuracy']:.2f}%** (95% interval {100 * low:.2f}-{100 * high:.2f}%: "
         f"the test set is one sample of digits), test loss {m['test_loss']:.4f} "
         f"({len(m['misclassified'])} of {m['data']['test']:,} test digits wrong). "
-        f"{m['epochs_run']} epochs, best {m.get('monitor', 'val_loss')} at epoch {m['best_epoch']}; "
+        f"{m['epochs_run']} epoch{'s' if m['epochs_run'] != 1 else ''}, best {m.get('monitor', 'val_loss')} "
+        f"at epoch {m['best_epoch']}; "
         f"{m['training_seconds'] / 60:.1f} min of training at {m['images_per_second']:.0f} images/s "
         f"on {m['environment']['device']}.\n\nPer class: {per_class}"
     )
