@@ -272,25 +272,13 @@ def touch(path, mtime):
 FUTURE = 4_000_000_000  # newer than every source
 
 
-def test_force_reruns_a_current_report_through_make(tmp_path):
-    """`make NOTEBOOK FORCE=1` runs the runner with --force even when make thinks it is up to date."""
+def test_make_leaves_staleness_to_the_runner_and_passes_force(tmp_path):
+    """A notebook's make target always asks the runner, which decides by content (a report newer
+    than every file is not current when a seed run it reads was added); FORCE=1 adds --force."""
     touch(tmp_path / "dnn" / "01_dnn.ipynb", FUTURE)
-
-    assert "mnist-lab notebook" not in make_dry_run(tmp_path, "01_dnn")  # current: make alone would do nothing
+    assert make_dry_run(tmp_path, "01_dnn").split()[-4:] == ["notebook", "01_dnn", "--profile", "quick"]
     assert "mnist-lab notebook 01_dnn --profile quick --force" in make_dry_run(tmp_path, "01_dnn", "FORCE=1")
-
-
-def test_a_new_seed_run_redoes_the_comparison_through_make(tmp_path):
-    """The comparison reads every seed run, so make must not call it up to date when one is added."""
-    for name in STAGE_NOTEBOOKS:
-        touch(tmp_path / runner.NOTEBOOKS[name] / f"{name}.ipynb", FUTURE)
     comparison = runner.COMPARISON_NOTEBOOK
-    touch(tmp_path / "comparison" / f"{comparison}.ipynb", FUTURE + 10)
-    seed_run = tmp_path / "seeds" / "cnn_bn" / "seed_2" / "metrics.json"
-
-    touch(seed_run, FUTURE + 5)  # older than the report: current
-    assert "mnist-lab notebook" not in make_dry_run(tmp_path, comparison)
-    touch(seed_run, FUTURE + 20)  # finished after the report was rendered
     assert f"mnist-lab notebook {comparison} --profile quick" in make_dry_run(tmp_path, comparison)
 
 
