@@ -24,6 +24,11 @@ def cnn_wide(monkeypatch):
     return "cnn_wide"
 
 
+def test_every_stage_has_its_notebook_and_every_notebook_follows_the_rule():
+    assert runner.NOTEBOOK_ERROR is None, str(runner.NOTEBOOK_ERROR)
+    assert set(STAGES) <= set(runner.NOTEBOOKS.values())
+
+
 def test_a_new_stage_needs_its_notebook_and_renames_nothing(cnn_wide, tmp_path):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(runner.NOTEBOOK_DIR, notebooks, ignore=shutil.ignore_patterns("*.ipynb"))

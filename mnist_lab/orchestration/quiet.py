@@ -20,7 +20,8 @@ import threading
 NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] .*"  # absl: I0000 00:00:17... 123 port.cc:153] ...
-    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)$"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
+    r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\..*)$"  # Jupyter's, on localhost
 )
 
 

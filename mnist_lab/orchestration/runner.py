@@ -67,7 +67,11 @@ def find_notebooks(folder=None) -> dict[str, str]:
     return found
 
 
-NOTEBOOKS = find_notebooks()
+try:
+    NOTEBOOKS = find_notebooks()
+    NOTEBOOK_ERROR: ConfigError | None = None
+except ConfigError as err:  # said when a notebook is asked for, not on every import (mnist-lab stages works)
+    NOTEBOOKS, NOTEBOOK_ERROR = {}, err
 COMPARISON_NOTEBOOK = f"{STUDY_NOTEBOOKS['comparison']}_comparison"
 ROBUSTNESS_NOTEBOOK = f"{STUDY_NOTEBOOKS['robustness']}_robustness"
 
@@ -77,6 +81,8 @@ class NotebookFailed(RuntimeError):
 
 
 def check_notebook(name: str) -> None:
+    if NOTEBOOK_ERROR is not None:
+        raise NOTEBOOK_ERROR
     if name not in NOTEBOOKS:
         raise ConfigError(f"unknown notebook {name!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
 
@@ -174,20 +180,40 @@ def export_html(notebook_path: Path, html_path: Path) -> None:
         tmp.write_text(body, encoding="utf-8")
 
 
+# (staging folder, the folder it is published to) of the notebook running now, for its log lines.
+_PUBLISHED_AS: list[tuple[str, str]] = []
+
+
+def _renames(staging: Path, final_dir: Path) -> list[tuple[str, str]]:
+    return [
+        (str(staging.resolve()), str(final_dir.resolve())),
+        (project_relative(staging), project_relative(final_dir)),
+    ]
+
+
+def _shown(record: logging.LogRecord) -> bool:
+    """A papermill log record worth printing, without TensorFlow's start-up notices (quiet.clean)
+    and naming the staging folder as the folder it is published to."""
+    from mnist_lab.orchestration.quiet import clean
+
+    message = clean(record.getMessage())
+    for old, new in _PUBLISHED_AS:
+        message = message.replace(old, new)
+    if not message.strip() or message.startswith(
+        ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")
+    ):
+        return False
+    record.msg, record.args = message, ()
+    return True
+
+
 def _show_papermill_log() -> None:
     """papermill logs the notebook's output (one line per training epoch) at INFO: print it."""
     logger = logging.getLogger("papermill")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("   %(message)s"))
-        handler.addFilter(
-            lambda record: (
-                record.getMessage().strip()
-                and not record.getMessage().startswith(
-                    ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")
-                )
-            )
-        )
+        handler.addFilter(_shown)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -244,7 +270,8 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
     except ConfigError:
         source.unlink()
         raise
-    print(f"== {name}: executing with {parameters}", flush=True)
+    print(f"== {name}: executing", flush=True)
+    _PUBLISHED_AS[:] = _renames(staging, final_dir)
     if log_output:
         _show_papermill_log()
     try:
@@ -301,10 +328,7 @@ def publishable(executed: Path, staging: Path, final_dir: Path) -> None:
     from mnist_lab.orchestration.quiet import clean
 
     notebook = nbformat.read(executed, as_version=4)
-    renames = [
-        (str(staging.resolve()), str(final_dir.resolve())),
-        (project_relative(staging), project_relative(final_dir)),
-    ]
+    renames = _renames(staging, final_dir)
 
     def published(text: str) -> str:
         for old, new in renames:
@@ -417,6 +441,8 @@ def refresh_nbval(names=None) -> list[Path]:
     import papermill
 
     written = []
+    for name in names or ["00_data"]:  # every name checked (and the notebooks' rule) before any runs
+        check_notebook(name)
     NBVAL_DIR.mkdir(parents=True, exist_ok=True)
     for name in names or NOTEBOOKS:
         with tempfile.TemporaryDirectory() as tmp:
