@@ -83,6 +83,15 @@ def environment() -> dict:
     return info
 
 
+# The backend of the committed runs, and of every run that predates recording it.
+HOME_BACKEND = "tensorflow"
+
+
+def run_backend(metrics: dict) -> str:
+    """The Keras backend a finished run trained under (runs that predate the field: TensorFlow)."""
+    return metrics.get("environment", {}).get("backend", HOME_BACKEND)
+
+
 def trained_in(metrics: dict) -> list[dict]:
     """The environments a run's epochs trained in: one per session where recorded (a resumed
     run's may differ), else the run's one environment (runs that predate sessions)."""

@@ -217,15 +217,8 @@ def evaluate_suite(
         chosen, np.split(predicted_all, np.cumsum([len(i) for i in images])[:-1]), strict=True
     ):
         truth = test_labels[set_indices(suite_set, test_labels, small)]
-        errors = int((predicted != truth).sum())
         predictions[suite_set.name] = predicted.astype(np.uint8)
-        sets[suite_set.name] = {
-            "kind": suite_set.kind,
-            "level": suite_set.level,
-            "images": len(truth),
-            "errors": errors,
-            "accuracy": (len(truth) - errors) / len(truth),
-        }
+        sets[suite_set.name] = {"kind": suite_set.kind, "level": suite_set.level, **_scored(predicted, truth)}
     accuracies = [sets[name]["accuracy"] for name in corruption_names()]
     results = {
         "suite_version": SUITE_VERSION,

@@ -30,7 +30,7 @@ from mnist_lab.core.evaluate import evaluate, predict
 from mnist_lab.core.files import atomic_path, write_json
 from mnist_lab.core.models import get_stage
 from mnist_lab.core.pipeline import make_dataset, seed_augmentation
-from mnist_lab.core.provenance import environment
+from mnist_lab.core.provenance import environment, run_backend
 from mnist_lab.core.robustness import (
     SUITE_VERSION,
     evaluate_run,
@@ -67,11 +67,6 @@ def training_fingerprint(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps([config.to_dict(), TRAINING_VERSION], sort_keys=True).encode()).hexdigest()
 
 
-def run_backend(metrics: dict) -> str:
-    """The Keras backend a finished run trained under (runs that predate the field: TensorFlow)."""
-    return metrics.get("environment", {}).get("backend", "tensorflow")
-
-
 def refuse_other_backend(out_dir: Path) -> None:
     """A finished run of another Keras backend is never reused nor replaced: the backend is part of
     a run's identity (its numbers are another sample of the experiment, pooled in its own band)."""
@@ -87,13 +82,12 @@ def refuse_other_backend(out_dir: Path) -> None:
 
 
 def load_finished(config: TrainConfig, out_dir: Path, evaluate_test: bool = True) -> Run | None:
-    """The finished run in out_dir if it was trained with this config, this training version and
-    this process's Keras backend (and, if `evaluate_test`, was evaluated on the test set)."""
+    """The finished run in out_dir if it was trained with this config and this training version
+    (and, if `evaluate_test`, was evaluated on the test set). run_stage has already refused a run
+    of another backend (refuse_other_backend)."""
     if not all((out_dir / name).is_file() for name in REQUIRED_FILES):
         return None
     run = load_run(out_dir)
-    if run_backend(run.metrics) != keras.config.backend():
-        return None
     if not same_config(run.config, config) or (evaluate_test and "test_accuracy" not in run.metrics):
         return None
     return run if run.metrics.get("training_version") == TRAINING_VERSION else None

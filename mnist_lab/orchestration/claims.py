@@ -505,13 +505,13 @@ def verdicts(evidence: dict) -> list[dict]:
 def band_verdicts(reports_dir, profile: str = "full") -> dict[str, list[dict]]:
     """Band label ('TensorFlow, CPU') -> its verdicts, for every band with runs on both sides of at
     least one comparison (a band where every part is 'not testable' judges nothing)."""
-    from mnist_lab.orchestration.sweep import band_label, bands
+    from mnist_lab.orchestration.sweep import labelled_bands
 
     out = {}
-    for backend, runs in bands(reports_dir, profile).items():
+    for label, (backend, _) in labelled_bands(reports_dir, profile).items():
         rows = verdicts(gather(reports_dir, profile, backend))
         if any(row["verdict"] != NOT_TESTABLE for row in rows):
-            out[band_label(backend, [run for stage_runs in runs.values() for run in stage_runs])] = rows
+            out[label] = rows
     return out
 
 

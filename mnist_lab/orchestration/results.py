@@ -36,7 +36,7 @@ from mnist_lab.orchestration.stats import (
     format_p,
     mcnemar_p,
 )
-from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, HOME_BACKEND, all_stage_seeds, band_label, bands
+from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, HOME_BACKEND, all_stage_seeds, labelled_bands
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -101,29 +101,19 @@ def summary_row(run: Run) -> dict:
     }
 
 
-def markdown_table(
-    rows: list[dict],
-    link_prefix: str | None = None,
-    seeds: dict[str, dict] | None = None,
-    other_bands: dict[str, dict[str, dict]] | None = None,
-) -> str:
+def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict[str, dict] | None = None) -> str:
     """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/';
-    with `seeds` (from seed_rows), a column of the mean and spread over seeds; with `other_bands`
-    (band label -> seed_rows of another backend's runs), one such column per band, never pooled."""
+    with `seeds` (from seed_rows), a column of the mean and spread over seeds."""
     # Training speed beside the time: stages trained in different sessions may have had faster or slower machines.
-    other_bands = other_bands or {}
-    seed_header = (" mean ± std over seeds (n) |" if seeds is not None else "") + "".join(
-        f" {label}: mean ± std (n) |" for label in other_bands
-    )
+    seed_header = " mean ± std over seeds (n) |" if seeds is not None else ""
     header = (
         f"| stage | test accuracy |{seed_header} test loss | parameters | epochs (best) | training time (images/s) "
         "| training images | hardware | backend |\n| --- | ---: |"
-        + " ---: |" * ((seeds is not None) + len(other_bands))
+        + (" ---: |" if seeds is not None else "")
         + " ---: | ---: | ---: | ---: | ---: | --- | --- |"
     )
     lines = [
         f"| {_stage_cell(r['stage'], link_prefix)} | {100 * r['test_accuracy']:.2f}% |{_seed_cell(seeds, r['stage'])}"
-        + "".join(_seed_cell(band, r["stage"]) for band in other_bands.values())
         + f" {r['test_loss']:.4f} | "
         f"{r['parameters']:,} | {r['epochs_run']} ({r['best_epoch']}) | "
         f"{r['training_minutes']:.1f} min ({r['images_per_second']:,.0f}) | "
@@ -255,8 +245,8 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
 def other_bands(reports_dir, profile: str) -> dict[str, dict[str, list[Run]]]:
     """Band label -> stage -> runs, for every backend but the committed runs' (sweep.HOME_BACKEND)."""
     return {
-        band_label(backend, [run for stage_runs in runs.values() for run in stage_runs]): runs
-        for backend, runs in bands(reports_dir, profile).items()
+        label: runs
+        for label, (backend, runs) in labelled_bands(reports_dir, profile).items()
         if backend != HOME_BACKEND
     }
 

@@ -183,15 +183,10 @@ def adaptation_tests(found: dict, labels: np.ndarray) -> dict[str, dict]:
         sets = {}
         for suite_set in suite_sets():
             truth = labels[set_indices(suite_set, labels, results["small"])]
-            wrong_plain = set(np.flatnonzero(predictions[suite_set.name] != truth))
-            wrong_adapted = set(np.flatnonzero(predictions[f"adapted__{suite_set.name}"] != truth))
-            fixed, new = len(wrong_plain - wrong_adapted), len(wrong_adapted - wrong_plain)
             sets[suite_set.name] = {
                 "plain": results["sets"][suite_set.name]["accuracy"],
                 "adapted": results["adaptation"]["sets"][suite_set.name]["accuracy"],
-                "fixed": fixed,
-                "new": new,
-                "p": mcnemar_p(fixed, new),
+                **paired(predictions[suite_set.name], predictions[f"adapted__{suite_set.name}"], truth),
             }
         out[stage] = sets
     return out
@@ -257,6 +252,19 @@ def curves(rows: dict[str, dict]) -> dict[str, dict[str, list[tuple[float, float
     return out
 
 
+def paired(before: np.ndarray, after: np.ndarray, truth: np.ndarray) -> dict:
+    """Two sets of predicted labels for the same images: the change in accuracy, the images only
+    `before` gets wrong (fixed) and only `after` gets wrong (new), and McNemar's p on those."""
+    wrong_before, wrong_after = set(np.flatnonzero(before != truth)), set(np.flatnonzero(after != truth))
+    fixed, new = len(wrong_before - wrong_after), len(wrong_after - wrong_before)
+    return {
+        "change": (len(wrong_before) - len(wrong_after)) / len(truth),
+        "fixed": fixed,
+        "new": new,
+        "p": mcnemar_p(fixed, new),
+    }
+
+
 def step_tests(found: dict, labels: np.ndarray) -> list[dict]:
     """Per step of the ladder with seed-42 results on both sides: per set, the change and McNemar's p."""
     steps = []
@@ -272,15 +280,7 @@ def step_tests(found: dict, labels: np.ndarray) -> list[dict]:
             sets = {}
             for suite_set in suite_sets():
                 truth = labels[set_indices(suite_set, labels, small)]
-                wrong_a = set(np.flatnonzero(predictions_a[suite_set.name] != truth))
-                wrong_b = set(np.flatnonzero(predictions_b[suite_set.name] != truth))
-                fixed, new = len(wrong_a - wrong_b), len(wrong_b - wrong_a)
-                sets[suite_set.name] = {
-                    "change": (len(wrong_a) - len(wrong_b)) / len(truth),
-                    "fixed": fixed,
-                    "new": new,
-                    "p": mcnemar_p(fixed, new),
-                }
+                sets[suite_set.name] = paired(predictions_a[suite_set.name], predictions_b[suite_set.name], truth)
             steps.append({"before": before, "after": after, "sets": sets, **_over_seeds(found[before], found[stage])})
     return steps
 

@@ -37,12 +37,12 @@ from pathlib import Path
 from mnist_lab.core.config import MAX_SEED, ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES, get_stage
+from mnist_lab.core.provenance import HOME_BACKEND, run_backend  # HOME_BACKEND's runs live in reports/ itself
 from mnist_lab.core.run_dir import Run, load_run
 from mnist_lab.orchestration.profiles import check_profile, reports_root, resolve_config
 
 SEEDS_DIR = "seeds"
 BACKENDS_DIR = "backends"
-HOME_BACKEND = "tensorflow"  # the backend of the runs in reports/ itself; others live in reports/backends/NAME/
 BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 PRECISION_DIR = "precision"
 ABLATION_DIR = "ablation"
@@ -92,11 +92,6 @@ def current_backend() -> str:
         return json.loads(config.read_text()).get("backend", HOME_BACKEND)
     except (OSError, ValueError, AttributeError):
         return HOME_BACKEND
-
-
-def run_backend(run: Run) -> str:
-    """The backend a run recorded in metrics.json (runs that predate the field trained under TensorFlow)."""
-    return run.metrics.get("environment", {}).get("backend", HOME_BACKEND)
 
 
 def band_root(reports, backend: str = HOME_BACKEND) -> Path:
@@ -324,7 +319,7 @@ def stage_seeds(
             run = load_run(path)
         except FileNotFoundError:
             continue
-        if protocol_of(run.config) == expected and run_backend(run) == backend:
+        if protocol_of(run.config) == expected and run_backend(run.metrics) == backend:
             runs.append(run)
     return sorted(runs, key=lambda run: run.seed)
 
@@ -336,3 +331,11 @@ def all_stage_seeds(reports, profile: str = "full", backend: str = HOME_BACKEND)
 def bands(reports, profile: str = "full") -> dict[str, dict[str, list[Run]]]:
     """Every backend that has runs under the profile's protocol -> its stages' seeds."""
     return {backend: runs for backend in backends(reports) if (runs := all_stage_seeds(reports, profile, backend))}
+
+
+def labelled_bands(reports, profile: str = "full") -> dict[str, tuple[str, dict[str, list[Run]]]]:
+    """bands(), keyed by each band's label ('JAX, GPU', from all its runs): label -> (backend, runs)."""
+    return {
+        band_label(backend, [run for stage_runs in runs.values() for run in stage_runs]): (backend, runs)
+        for backend, runs in bands(reports, profile).items()
+    }

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import atomic_path
+from mnist_lab.core.provenance import run_backend
 from mnist_lab.core.run_dir import (
     PROBABILITIES,
     REQUIRED_FILES,
@@ -33,7 +34,7 @@ from mnist_lab.core.run_dir import (
     load_run,
 )
 from mnist_lab.orchestration.profiles import reports_root
-from mnist_lab.orchestration.sweep import protocol_of, run_ablation, run_backend, seed_run_dir, stage_protocol
+from mnist_lab.orchestration.sweep import protocol_of, run_ablation, seed_run_dir, stage_protocol
 
 PACK_FILES = 7  # of the device tool's 8 files back; the eighth is the sweep's log
 PACK_LIMIT = 16 * 2**20  # bytes per file the device tool brings back
@@ -50,10 +51,11 @@ class Packer:
         self.count = 0
 
     def __call__(self, run: Run) -> Path:
-        pack = self.packs[self.count % PACK_FILES]
-        pack.append(run)
+        index = self.count % PACK_FILES
         self.count += 1
-        path = self.out_dir / f"runs_{(self.count - 1) % PACK_FILES}.tar"
+        pack = self.packs[index]
+        pack.append(run)
+        path = self.out_dir / f"runs_{index}.tar"
         with atomic_path(path) as tmp, tarfile.open(tmp, "w") as tar:
             for member in pack:
                 name = member.path.resolve().relative_to(self.reports.resolve()).as_posix()
@@ -127,7 +129,7 @@ def _receive_one(path: Path, name: str, reports: Path, profile: str) -> Received
     if why_not:
         return Received(name, None, f"refused: {why_not}")
     config = TrainConfig.from_dict(run.config)
-    destination = seed_run_dir(reports, run.stage, run.seed, config.precision, ablation, run_backend(run))
+    destination = seed_run_dir(reports, run.stage, run.seed, config.precision, ablation, run_backend(run.metrics))
     if (destination / "metrics.json").is_file():
         same = all(
             (destination / file).read_bytes() == (path / file).read_bytes()

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_lab.core.provenance import run_backend
 from mnist_lab.core.run_dir import Run, load_run
 from mnist_lab.orchestration.profiles import reports_root
 from mnist_lab.orchestration.stats import band_z, seed_summary
-from mnist_lab.orchestration.sweep import band_label, bands, protocol_of, run_backend, stage_seeds
+from mnist_lab.orchestration.sweep import band_label, bands, protocol_of, stage_seeds
 
 BAND_Z = 3.0
 INSIDE, OUTSIDE, INCOMPARABLE = 0, 1, 2  # the exit codes of `mnist-lab verify`
@@ -28,7 +29,7 @@ class Verdict:
 
 def check_run(run: Run, reports=None) -> Verdict:
     reports = Path(reports or reports_root("full"))
-    stage, backend = run.stage, run_backend(run)
+    stage, backend = run.stage, run_backend(run.metrics)
     band = stage_seeds(reports, stage, backend=backend)
     seeds = [seed for seed in band if seed.path.resolve() != run.path.resolve()]
     label = band_label(backend, seeds)
