@@ -12,6 +12,7 @@ INSTALLED := $(VENV)/.installed
 
 STAGE ?= cnn_bn_aug
 SEEDS ?= 0-3
+BUDGET ?=
 JOBS ?= 1
 EPOCHS ?=
 SUBSET ?=
@@ -36,7 +37,7 @@ FORCE ?=
 # mnist_lab.orchestration.runner.find_notebooks; adding a stage renumbers nothing).
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)))
 
-.PHONY: help env data stages train seeds select verify lint format sync test test-unit nbval-refresh bench gpu-wheels gpu-rehearsal models clean reproduce reproduce-quick $(NOTEBOOKS)
+.PHONY: help env data stages train seeds campaign select verify lint format sync test test-unit nbval-refresh bench gpu-wheels gpu-rehearsal models clean reproduce reproduce-quick $(NOTEBOOKS)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
@@ -64,8 +65,13 @@ stages: $(INSTALLED) ## List the stages
 train: $(INSTALLED) ## Train STAGE: its protocol reads (or trains) reports/STAGE, a tweak goes to runs/STAGE-HASH (e.g. make train STAGE=dnn EPOCHS=2)
 	$(BIN)/mnist-lab train $(TRAIN_ARGS)
 
-seeds: $(INSTALLED) ## Train every stage over the sweep's seeds into reports/seeds/ (hours; resumable; JOBS=2: two at once)
-	$(BIN)/mnist-lab sweep --seeds $(SEEDS) --jobs $(JOBS)
+seeds: $(INSTALLED) ## Train every stage (or STAGE=name only) over SEEDS into reports/seeds/ (hours; resumable; JOBS=2: two at once)
+	$(BIN)/mnist-lab sweep $(if $(filter command line environment,$(origin STAGE)),--stage $(STAGE)) --seeds $(SEEDS) --jobs $(JOBS)
+
+# The campaign fixed in docs/campaign-2026-12.md before its first run: change nothing here once runs exist.
+campaign: $(INSTALLED) ## Issue 49's seed campaign, as fixed in docs/campaign-2026-12.md (about 12 CPU-hours; resumable; JOBS=, BUDGET=seconds)
+	$(BIN)/mnist-lab sweep --stage dnn --seeds 4-12 --jobs $(JOBS) $(if $(BUDGET),--budget $(BUDGET))
+	$(BIN)/mnist-lab sweep --stage cnn_reg --stage cnn_bn --stage cnn_bn_aug --seeds 4-9 --jobs $(JOBS) $(if $(BUDGET),--budget $(BUDGET))
 
 select: $(INSTALLED) ## Train the longer-budget candidates for cnn_bn_aug into reports/selection/ (hours; test set never evaluated)
 	$(BIN)/mnist-lab select
@@ -88,6 +94,8 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.
 
 test: lint ## The whole test suite: lint, unit tests, and nbval on every notebook (quick profile)
 	$(BIN)/python -m pytest $(NBVAL) tests
+	@# The golden runs again on other CPU kernels: their values must not depend on them (tests/golden.py).
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q tests/test_golden.py -k training_computes
 
 test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)
 	$(BIN)/python -m pytest tests --ignore=tests/nbval
@@ -99,16 +107,16 @@ bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput agains
 	$(BIN)/python benchmarks/augmentation_sharpness.py
 	$(BIN)/python benchmarks/augmentation_throughput.py --full-epoch
 
-# What the GPU machine (Python 3.12, JAX with CUDA, scikit-image) lacks, at this repository's pinned versions
+# What an offline GPU machine with Python 3.12 and JAX (gpu/machine-requirements.txt) lacks, at this repository's pinned versions
 # (typing_extensions for optree and absl-py for Keras may be there already: carried to be sure, 0.3 MB).
 GPU_WHEELS := keras namex optree typing_extensions absl-py
-gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, for gpu/sweep.sh (gpu/README.md)
+gpu-wheels: $(INSTALLED) ## Download the wheels a GPU machine lacks into .whl/, for gpu/sweep.sh (docs/scaling.md)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 	    $(foreach w,$(GPU_WHEELS),$(shell grep -i '^$(w)==' requirements.txt))
 	@ls .whl
 
-gpu-rehearsal: gpu-wheels ## Rehearse the GPU sweep on this CPU: Python 3.12 with the machine's packages, no TensorFlow (gpu/README.md)
+gpu-rehearsal: gpu-wheels ## Rehearse an offline GPU sweep on this CPU: Python 3.12 with only JAX, no TensorFlow (docs/scaling.md)
 	bash gpu/rehearse.sh
 
 # One process runs every notebook in order, each skipped when its inputs (by content) are

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make gpu-rehearsal`: the device call, rehearsed on this CPU before a lease is spent on it.
+# `make gpu-rehearsal`: a sweep on a GPU machine without network (docs/scaling.md), rehearsed on
+# this CPU before the machine's time is spent on it.
 # 1. .venv-gpu: Python 3.12 with the GPU machine's own packages (gpu/machine-requirements.txt),
-#    no TensorFlow, no Keras; Keras comes from the carried wheels (.whl/), as it will there.
-# 2. What travels: this checkout's tracked and untracked-not-ignored files, copied as the
-#    device tool copies them, plus the carried .whl and data/mnist.npz; it must fit in 64 MiB.
+#    no TensorFlow, no Keras; Keras comes from the wheels in .whl/, as it will there.
+# 2. What travels: this checkout's tracked and untracked-not-ignored files, plus .whl and
+#    data/mnist.npz; their size is printed against TRANSFER_LIMIT_MIB (default 64).
 # 3. gpu/sweep.sh in that copy, two tiny runs at once (quick profile), packed into an $OUT.
 # 4. mnist-lab receive brings the packs into a second copy's reports-quick/ (this checkout's
 #    reports are never touched), with the main environment, as after a real call.
@@ -22,17 +23,18 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-copy=$work/device here=$work/here  # the machine's copy, and the checkout that receives the runs
+copy=$work/gpu-machine here=$work/here  # the machine's copy, and the checkout that receives the runs
 mkdir -p "$copy" "$here"
 { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 -I{} cp --parents {} "$copy" 2>/dev/null || true
 cp -r "$copy/." "$here"
 cp -r .whl "$copy/"
 mkdir -p "$copy/data" && cp data/mnist.npz "$copy/data/"
 bytes=$(du -sb --exclude=.git "$copy" | cut -f1)
-limit=$((64 * 1024 * 1024))
-printf 'what travels: %.1f MiB of the 64 MiB limit (tracked and untracked files, .whl, data/mnist.npz)\n' \
-  "$(echo "$bytes / 1048576" | bc -l)"
-[ "$bytes" -lt "$limit" ] || { echo "over the device tool's limit"; exit 1; }
+limit_mib=${TRANSFER_LIMIT_MIB:-64}
+limit=$((limit_mib * 1024 * 1024))
+printf 'what travels: %.1f MiB of the %s MiB limit (tracked and untracked files, .whl, data/mnist.npz)\n' \
+  "$(echo "$bytes / 1048576" | bc -l)" "$limit_mib"
+[ "$bytes" -lt "$limit" ] || { echo "over TRANSFER_LIMIT_MIB"; exit 1; }
 
 out=$work/out
 (cd "$copy" && PATH="$OLDPWD/.venv-gpu/bin:$PATH" OUT="$out" GPU_SITE="$work/site" \

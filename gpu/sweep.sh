@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The device call (gpu/README.md): train arms x seeds N at once under Keras on JAX, and pack each
-# finished run into $OUT as it finishes, so that a cut-off brings back every run finished by then.
-# Run from the repository root on the lent machine (or rehearsed here: make gpu-rehearsal):
+# A sweep on a GPU machine without network (docs/scaling.md): train arms x seeds N at once under
+# Keras on JAX, and pack each finished run into $OUT as it finishes, so that a cut-off still brings
+# back every run finished by then. Run from the repository root on that machine (or rehearsed
+# here: make gpu-rehearsal):
 #
-#   bash gpu/sweep.sh --stage cnn_reg --stage cnn_bn --stage cnn_bn_aug --stage constant_lr/cnn_bn \
-#       --seeds 0-11 --jobs 16 --budget 420
+#   OUT=/path/to/bring-back bash gpu/sweep.sh --stage cnn_reg --stage cnn_bn --stage cnn_bn_aug \
+#       --stage constant_lr/cnn_bn --seeds 0-11 --jobs 16 --budget 420
 #
-# Every argument goes to `mnist-lab sweep`. .whl/ (make gpu-wheels) holds the wheels the machine
-# lacks; data/mnist.npz is carried (mnist-lab data). What comes back ($OUT, 8 files at most):
-# runs_0.tar ... runs_6.tar (mnist-lab receive brings them into reports/) and sweep.log.
+# Every argument goes to `mnist-lab sweep` (--pack-files K and --pack-limit MIB fit the packs to
+# your transfer). .whl/ (make gpu-wheels) holds the wheels the machine lacks; data/mnist.npz comes
+# along (mnist-lab data). What to bring back ($OUT): runs_0.tar ... (mnist-lab receive brings them
+# into reports/) and sweep.log.
 set -euo pipefail
 out=${OUT:-runs/gpu-out}
 mkdir -p "$out"

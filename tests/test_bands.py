@@ -16,18 +16,42 @@ from mnist_lab.orchestration.stats import (
     seeds_for_mean,
     seeds_for_variance_ratio,
     variance_ratio_power,
+    welch_power,
 )
 from mnist_lab.orchestration.sweep import band_label, bands, seed_run_dir, stage_seeds
 
 # --- the seeds a side an undecided part needs, on textbook inputs
 
 
-def test_cohens_d_of_a_half_needs_64_a_side_and_a_one_sample_half_34():
-    # Two samples with a mean difference of half their (equal) standard deviation: d = 0.5.
+def test_a_difference_of_half_a_spread_needs_64_a_side_and_a_one_sample_half_34():
+    # Two samples with a mean difference of half their (equal) standard deviation: d = 0.5. With equal
+    # spreads Welch's degrees of freedom are the pooled test's, so Cohen's figure holds.
     before, after = [-1.0, 0.0, 1.0], [-0.5, 0.5, 1.5]
     assert seeds_for_difference(before, after) == 64  # Cohen (1988): 64 a side at 80% power, 5% two-sided
     assert seeds_for_mean([-0.5, 0.5, 1.5]) == 34  # one sample, d = 0.5
     assert math.isinf(seeds_for_difference([1.0, 2.0], [1.0, 2.0]))  # no difference observed: no finite number
+
+
+def test_welch_power_agrees_with_a_simulation_of_welchs_test():
+    # Unequal spreads (1 and 4), the case where a pooled figure is wrong: simulate Welch's test itself.
+    import numpy as np
+    from scipy.stats import ttest_ind
+
+    rng = np.random.default_rng(0)
+    difference, sd_a, sd_b, n, trials = 2.0, 1.0, 4.0, 12, 4000
+    a = rng.normal(0.0, sd_a, (trials, n))
+    b = rng.normal(difference, sd_b, (trials, n))
+    simulated = float(np.mean(ttest_ind(a, b, axis=1, equal_var=False).pvalue < 0.05))
+    # 4,000 trials: the simulated power's standard error is under 0.008.
+    assert welch_power(difference, sd_a**2, sd_b**2, n) == pytest.approx(simulated, abs=0.03)
+
+
+def test_the_seeds_needed_are_welchs_and_grow_with_the_wider_spread():
+    before, after = [0.0, 1.0, 2.0], [1.0, 4.0, 7.0]  # difference 3, standard deviations 1 and 3
+    n = int(seeds_for_difference(before, after))
+    assert welch_power(3.0, 1.0, 9.0, n) >= 0.8 > welch_power(3.0, 1.0, 9.0, n - 1)
+    # The same difference with the narrow spread on both sides needs fewer: Welch pays for the wider side.
+    assert seeds_for_difference(before, [3.0, 4.0, 5.0]) < n
 
 
 def test_the_variance_ratio_search_finds_the_first_n_with_80_percent_power():
@@ -176,3 +200,53 @@ def test_a_sweep_trains_two_runs_at_once(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("finished ") == 2 and "images/s" in out
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["constant_lr-dnn-seed_0.log", "dnn-seed_0.log"]
+
+
+# --- issue 50: what every run process of a sweep starts with
+
+
+def test_parallel_runs_share_a_gpu_and_the_cores(monkeypatch):
+    from mnist_lab.orchestration.sweep import run_environment
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    shared = run_environment(8, backend="tensorflow")
+    assert shared["KERAS_BACKEND"] == "tensorflow"  # stated: a worker elsewhere does not inherit it
+    assert shared["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" and shared["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert shared["TF_NUM_INTRAOP_THREADS"] == shared["TF_NUM_INTEROP_THREADS"] == "2"  # 16 cores / 8 runs
+    assert run_environment(2, threads=3, backend="jax")["TF_NUM_INTRAOP_THREADS"] == "3"
+    assert run_environment(1, backend="jax") == {"KERAS_BACKEND": "jax"}  # one run alone: the backend's defaults
+
+
+def test_a_run_process_sets_its_environment_before_its_backend_loads(tmp_path, monkeypatch):
+    from mnist_lab.orchestration.sweep import RunJob, train_one
+
+    monkeypatch.setenv("TF_FORCE_GPU_ALLOW_GROWTH", "unset")
+    job = RunJob(
+        "dnn",
+        0,
+        "no_such_profile",
+        None,
+        None,
+        str(tmp_path),
+        str(tmp_path / "x"),
+        {"TF_FORCE_GPU_ALLOW_GROWTH": "true"},
+        log=str(tmp_path / "log"),
+    )
+    with pytest.raises(ConfigError):
+        train_one(job)  # the profile is refused, after the environment was set
+    import os
+
+    assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+
+
+def test_each_undecided_part_says_which_way_it_points_and_the_tally_counts_them():
+    def runs(accuracies):
+        return [load_run_like(a, seed) for seed, a in enumerate(accuracies)]
+
+    against = claims._step(
+        {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.989, 0.991, 0.993])}, "a", "b", claims._accuracy, +1, 3, "x"
+    )
+    assert against.verdict == claims.NOT_DETECTABLE and against.with_claim is False
+    rows = [{"claim": 1, "verdict": against.verdict, "finding": against}]
+    assert "1 not detectable with these seeds (1 of them observed against the claim)" in claims.tally(rows)
+    assert "observed against the claim" in claims._cell(against, short=True)

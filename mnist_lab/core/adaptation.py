@@ -35,7 +35,7 @@ def batchnorm_layers(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
 
 
-def _moments(chunks: list, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _moments(chunks: list, axes: tuple[int, ...], dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance over `axes` of all the chunks together, from each chunk's moments
     (computed by the backend, in float32) combined in float64 (Chan et al.'s pairwise update)."""
     from keras import ops
@@ -48,7 +48,7 @@ def _moments(chunks: list, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarra
         mean = mean + delta * n / (count + n)
         m2 = m2 + chunk_variance * n + delta**2 * count * n / (count + n)
         count += n
-    return np.asarray(mean, np.float32), np.asarray(m2 / count, np.float32)
+    return np.asarray(mean, dtype), np.asarray(m2 / count, dtype)
 
 
 def adapt(model, images: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
@@ -59,18 +59,19 @@ def adapt(model, images: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]
     from keras import ops
 
     statistics = []
-    chunks = [ops.convert_to_tensor(images[i : i + CHUNK], "float32") for i in range(0, len(images), CHUNK)]
+    dtype = model.dtype_policy.variable_dtype  # float32 (under mixed_bfloat16 too); float64 in the golden guard
+    chunks = [ops.convert_to_tensor(images[i : i + CHUNK], dtype) for i in range(0, len(images), CHUNK)]
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             axes = tuple(i for i in range(len(chunks[0].shape)) if i != layer.axis % len(chunks[0].shape))
-            mean, variance = _moments(chunks, axes)
+            mean, variance = _moments(chunks, axes, dtype)
             statistics.append((mean, variance))
             scale = (layer.gamma if layer.scale else 1.0) * ops.rsqrt(variance + layer.epsilon)
             shift = (layer.beta if layer.center else 0.0) - mean * scale
-            chunks = [ops.cast(chunk, "float32") * scale + shift for chunk in chunks]
+            chunks = [ops.cast(chunk, dtype) * scale + shift for chunk in chunks]
         else:
             chunks = [layer(chunk, training=False) for chunk in chunks]
-    return statistics, np.concatenate([np.asarray(chunk, dtype=np.float32) for chunk in chunks])
+    return statistics, np.concatenate([np.asarray(chunk, dtype=dtype) for chunk in chunks])
 
 
 def adapted_model(model, statistics):

@@ -26,6 +26,14 @@ from mnist_lab.core.config import ConfigError
 from mnist_lab.core.data import IMAGE_SHAPE, NUM_CLASSES
 
 
+def output_dtype() -> str:
+    """The classifier's dtype: float32 under mixed precision too (a stable softmax and loss), and
+    float64 under the float64 policy (the golden guard's), so that no part of such a run rounds in float32."""
+    import keras
+
+    return "float64" if keras.config.dtype_policy().name == "float64" else "float32"
+
+
 def build_dnn():
     """Fully connected baseline from the seed's notes: ReLU hidden layers, softmax, no regularisation."""
     import keras
@@ -37,7 +45,7 @@ def build_dnn():
             layers.Flatten(),  # 28x28x1 -> 784
             layers.Dense(512, activation="relu"),
             layers.Dense(512, activation="relu"),
-            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),  # float32 under mixed precision too
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype=output_dtype()),
         ],
         name="dnn",
     )
@@ -70,7 +78,7 @@ def build_conv_ladder(*, name: str, dropout: bool, l2: float | None, batchnorm: 
             layers.Dense(256, activation="relu", kernel_regularizer=regularizers.l2(l2) if l2 else None),
             *normalise(),
             *([layers.Dropout(0.5)] if dropout else []),
-            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),  # stable softmax and loss
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype=output_dtype()),  # stable softmax and loss
         ],
         name=name,
     )

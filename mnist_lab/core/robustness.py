@@ -142,7 +142,7 @@ def build_suite(jobs: int | None = None, *, data_path=None, small: bool = False)
     """Build every set of the suite into the cache, `jobs` sets at once (None: one per CPU core).
 
     The first run on a fresh machine otherwise builds the 39 sets one after the other (about 40 s
-    on one core); a machine with many cores (the lent GPU machine has 16) builds them in a few.
+    on one core); a machine with many cores (a GPU machine with 16) builds them in a few.
     Each set is written whole, so parallel builders (or runs) never see half a set.
     """
     from concurrent.futures import ProcessPoolExecutor

@@ -100,12 +100,15 @@ def set_seeds(seed: int) -> None:
 @contextlib.contextmanager
 def dtype_policy(name: str):
     """Keras' global dtype policy while the models of one run are built; the previous one after."""
-    previous = keras.config.dtype_policy()
+    previous, previous_floatx = keras.config.dtype_policy(), keras.config.floatx()
+    # float64 (the golden guard's) needs the losses and metrics in float64 too: they follow floatx.
+    keras.config.set_floatx("float64" if name == "float64" else "float32")
     keras.config.set_dtype_policy(name)
     try:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+        keras.config.set_floatx(previous_floatx)
 
 
 def compile_model(model, config: TrainConfig):
@@ -372,11 +375,14 @@ def run_stage(
     reuse: bool = True,
     keep_model: bool = True,
     evaluate_test: bool = True,
+    robustness: bool = True,
 ) -> Run:
     """Train and evaluate one stage into out_dir; with `reuse`, return an identical finished run.
 
     With `evaluate_test=False` the test set is never looked at (for choosing settings on the
     validation split): metrics.json holds validation figures only and no probabilities are written.
+    With `robustness=False` the robustness suite is not evaluated (the golden guard's tiny runs,
+    which pin training, not the suite): the run has no robustness results.
 
     Checks the stage and the folder before any data is loaded, and holds the folder's lock
     for the whole run (a second run into it stops at once with RunBusy).
@@ -439,7 +445,9 @@ def run_stage(
         # evaluates the suite's small version, so that quick runs and tests stay fast.
         (_, _), (test_images, test_labels) = loaded.as_keras_tuple()
         robustness = (
-            evaluate_suite(model, test_images, test_labels, small=config.subset is not None) if evaluate_test else None
+            evaluate_suite(model, test_images, test_labels, small=config.subset is not None)
+            if evaluate_test and robustness
+            else None
         )
         best = best_epoch(history, config.monitor)
         metrics = {
@@ -476,10 +484,13 @@ def run_stage(
         write_json(out_dir / "history.json", history)
         if evaluate_test:
             write_probabilities(out_dir / PROBABILITIES, probabilities)
+        if robustness is not None:
             write_results(out_dir, *robustness)
         else:
-            for name in (PROBABILITIES, ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS):
+            for name in (ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS):
                 (out_dir / name).unlink(missing_ok=True)
+        if not evaluate_test:
+            (out_dir / PROBABILITIES).unlink(missing_ok=True)
         if keep_model:
             save_model(model, stage, config, out_dir / MODEL)
         else:

@@ -37,13 +37,18 @@ part that is "not detectable with these seeds", the evidence also gives
   end or above its high end; for "~X%", a mean outside the interval; for the spread, a ratio of
   variances outside its F interval); and
 - the seeds a side that would detect the observed effect with 80% power under the same
-  two-sided 5% rule, taking the observed effect and spread as the truth: statsmodels'
-  TTestIndPower on Cohen's d (pooled standard deviation) for a difference between two stages;
-  TTestPower (one sample) for one stage's mean against zero or, for "~X%", against the nearest
+  two-sided 5% rule, taking the observed effect and spread as the truth: for a difference
+  between two stages, the power of Welch's test itself (stats.welch_power: each side's own
+  spread, Welch-Satterthwaite degrees of freedom; issue 49 replaced the pooled Cohen's d, which
+  understated what Welch's interval needs when the spreads differ); statsmodels' TTestPower
+  (one sample) for one stage's mean against zero or, for "~X%", against the nearest
   edge of its band; and for the ratio of variances, the F test's own power
   (stats.variance_ratio_power), searched for the smallest n. No observed effect, or more than
   stats.MAX_SEEDS, reads "more than 10,000". It is a planning figure, not a verdict: the
-  observed effect of a few seeds is itself uncertain.
+  observed effect of a few seeds is itself uncertain; and
+- which way the observed effect points, with the claim or against it (Finding.with_claim): the
+  seeds needed would detect the observed effect, so for one observed against the claim they
+  would contradict it, not confirm it. The tally counts them.
 
 Across seeds, stability is the spread of test accuracy: the ratio of two stages' variances over
 seeds with its F interval (stats.variance_ratio_interval), judged on its logarithm, so that zero
@@ -168,18 +173,16 @@ class Finding:
     n: str = ""  # "5 and 7 seeds"
     ruled_out: str = ""  # an undecided part: what these seeds rule out
     seeds_needed: str = ""  # an undecided part: the seeds a side that would detect the observed effect
+    # An undecided part: the observed effect points the way the claim says (True) or the other way
+    # (False). The seeds needed detect the observed effect, so for False they would contradict the claim.
+    with_claim: bool | None = None
 
 
-def _finding(verdict, evidence, number, n, ruled_out, seeds: Callable[[], str], had: int) -> Finding:
-    """A Finding; what an undecided part needs is worked out (`seeds()`) only when it is undecided.
-    `had`: the most seeds a side it has, to say when the figure is no more than that."""
+def _finding(verdict, evidence, number, n, ruled_out, seeds: Callable[[], str], with_claim: bool) -> Finding:
+    """A Finding; what an undecided part needs is worked out (`seeds()`) only when it is undecided."""
     if verdict != NOT_DETECTABLE:
         return Finding(verdict, evidence, number, n)
-    needed = seeds()
-    count = needed.split()[0]
-    if count.isdigit() and int(count) <= had:  # the power figure pools the spreads; Welch's interval does not
-        needed += " (no more than it has: its two spreads differ, which Welch's interval pays for)"
-    return Finding(verdict, evidence, number, n, ruled_out, needed)
+    return Finding(verdict, evidence, number, n, ruled_out, seeds(), with_claim)
 
 
 # --- the registry
@@ -223,7 +226,7 @@ def _difference(a, b, direction, unit, described, points=""):
         f"{effect.n[0]} and {effect.n[1]} seeds",
         f"a difference below {effect.low:+.{unit}f} or above {effect.high:+.{unit}f}{points}",
         lambda: seeds_text(seeds_for_difference(a, b), "seeds a side would detect it"),
-        max(len(a), len(b)),
+        direction * effect.estimate > 0,
     )
 
 
@@ -242,7 +245,7 @@ def _one(runs, stage, measure, direction, unit, what):
         f"{effect.n[0]} seeds",
         f"a mean below {effect.low:.{unit}f} or above {effect.high:.{unit}f}",
         lambda: seeds_text(seeds_for_mean(values), "seeds would detect it"),
-        len(values),
+        direction * effect.estimate > 0,
     )
 
 
@@ -268,7 +271,7 @@ def _approx(runs, stage, target):
         f"{effect.n[0]} seeds",
         f"a mean below {effect.low:.3f}% or above {effect.high:.3f}%",
         lambda: seeds_text(seeds_for_mean(values, edge), f"seeds would tell the mean from {edge:g}%"),
-        len(values),
+        low <= effect.estimate <= high,
     )
 
 
@@ -304,7 +307,7 @@ def _spread(runs, before, after):
         f"{len(a)} and {len(b)} seeds",
         f"a ratio of variances below {low:.2f} or above {high:.2f}",
         lambda: seeds_text(seeds_for_variance_ratio(a, b), "seeds a side would detect it"),
-        max(len(a), len(b)),
+        ratio < 1,
     )
 
 
@@ -351,7 +354,7 @@ def _early_stopping(evidence):
         f"{effect.n[0]} runs",
         f"a gain below {effect.low:+.3f} or above {effect.high:+.3f} points",
         lambda: seeds_text(seeds_for_mean(gains), "runs would detect it"),
-        len(gains),
+        effect.estimate > 0,
     )
 
 
@@ -515,12 +518,23 @@ def band_verdicts(reports_dir, profile: str = "full") -> dict[str, list[dict]]:
     return out
 
 
+def leaning(finding: Finding | None) -> str:
+    """Which way an undecided part's observed effect points: 'with the claim', 'against the claim', or ''."""
+    if finding is None or finding.with_claim is None:
+        return ""
+    return "with the claim" if finding.with_claim else "against the claim"
+
+
 def tally(rows: list[dict]) -> str:
-    """One line a reader can take in first: how many parts got each verdict."""
+    """One line a reader can take in first: how many parts got each verdict, and of the undecided
+    ones how many were observed pointing against the claim."""
     counts = [
         f"{sum(row['verdict'] == v for row in rows)} {v}"
         for v in (SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE)
     ]
+    undecided = [leaning(row.get("finding")) for row in rows if row["verdict"] == NOT_DETECTABLE]
+    if any(undecided):
+        counts[2] += f" ({undecided.count('against the claim')} of them observed against the claim)"
     numbered = len({row["claim"] for row in rows})
     return f"The seed's {numbered} claims, in {len(rows)} measurable parts: " + ", ".join(counts) + "."
 
@@ -540,7 +554,9 @@ def disagreement(banded: dict[str, list[dict]], index: int) -> bool:
 
 
 def _needs(finding: Finding) -> str:
-    return f"; rules out {finding.ruled_out}; {finding.seeds_needed}" if finding.ruled_out else ""
+    if not finding.ruled_out:
+        return ""
+    return f"; observed {leaning(finding)}; rules out {finding.ruled_out}; {finding.seeds_needed}"
 
 
 SHORT_VERDICTS = {NOT_DETECTABLE: "not detectable", NOT_TESTABLE: "not testable"}
@@ -550,9 +566,10 @@ def _cell(finding: Finding, short: bool) -> str:
     if finding.verdict == NOT_TESTABLE:
         return f"*{SHORT_VERDICTS.get(finding.verdict, finding.verdict) if short else finding.verdict}*"
     if short:  # the interval is what these seeds rule out beyond; "needed" as a count
-        caveat = " (Welch: more)" if "no more than it has" in finding.seeds_needed else ""
-        needed = f"; needed: {finding.seeds_needed.split(' would ')[0]}{caveat}" if finding.seeds_needed else ""
-        return f"**{SHORT_VERDICTS.get(finding.verdict, finding.verdict)}**: {finding.number}; {finding.n}{needed}"
+        needed = f"; needed: {finding.seeds_needed.split(' would ')[0]}" if finding.seeds_needed else ""
+        lean = f", observed {leaning(finding)}" if leaning(finding) else ""
+        verdict = SHORT_VERDICTS.get(finding.verdict, finding.verdict)
+        return f"**{verdict}**{lean}: {finding.number}; {finding.n}{needed}"
     return f"**{finding.verdict}**: {finding.number}, {finding.n}{_needs(finding)}"
 
 
@@ -579,7 +596,7 @@ def claims_table(rows: list[dict]) -> str:
     for row in rows:
         finding = row.get("finding")
         extra = (
-            f" Rules out {finding.ruled_out}; {finding.seeds_needed} would detect it."
+            f" Observed {leaning(finding)}. Rules out {finding.ruled_out}; {finding.seeds_needed}."
             if finding and finding.ruled_out
             else ""
         )

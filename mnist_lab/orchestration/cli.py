@@ -96,8 +96,12 @@ def cmd_sweep(args) -> int:
     seeds = parse_seeds(args.seeds)
     if args.precision is not None:
         TrainConfig(precision=args.precision)  # checked before TensorFlow is imported
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be an integer >= 1 (runs trained at once), got {args.jobs}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be an integer >= 1 (CPU threads per run), got {args.threads}")
+    if args.engine != "ray" and (args.address or args.runs_per_gpu):
+        raise ConfigError("--address and --runs-per-gpu are Ray's: add --engine ray")
     if args.plan:  # the runs in training order, as ARM@SEED
         print(" ".join(f"{arm_name(stage, ablation)}@{seed}" for stage, ablation, seed in plan_runs(arms, seeds)))
         return 0
@@ -106,26 +110,33 @@ def cmd_sweep(args) -> int:
         from mnist_lab.orchestration.transfer import Packer
 
         check_writable(Path(args.pack))
-        on_finished = Packer(args.pack, reports_root(args.profile))
+        on_finished = Packer(args.pack, reports_root(args.profile), args.pack_files, args.pack_limit)
     args.resume_hint = "finished runs are kept; run the same command again to resume the ones in progress"
-    print(
-        f"sweep under the {current_backend()} backend: {len(arms)} arm(s) x {len(seeds)} seed(s), {args.jobs} at once"
-    )
+    executor, jobs = None, args.jobs or 1
+    if args.engine == "ray":
+        from mnist_lab.orchestration.ray_engine import RayExecutor
+
+        executor = RayExecutor(args.address, args.runs_per_gpu, cpus_per_run=args.threads or 1)
+        jobs = args.jobs or executor.capacity
+        print(executor.describe())
+    print(f"sweep under the {current_backend()} backend: {len(arms)} arm(s) x {len(seeds)} seed(s), {jobs} at once")
     started = time.monotonic()
     runs = run_sweep(
         [arm_name(stage, ablation) for stage, ablation in arms],
         seeds,
         args.profile,
         precision=args.precision,
-        jobs=args.jobs,
+        jobs=jobs,
+        threads=args.threads,
         budget_seconds=args.budget,
         on_finished=on_finished,
+        executor=executor,
     )
     wall = time.monotonic() - started
     images = sum(run.metrics["data"]["train"] * run.metrics["epochs_run"] for run in runs)
     trained = [run for run in runs if run.metrics.get("resumed_from_epoch") is None]
     print(
-        f"sweep: {len(runs)} runs finished in {wall:.0f} s wall, {args.jobs} at once; "
+        f"sweep: {len(runs)} runs finished in {wall:.0f} s wall, {jobs} at once; "
         f"{images / max(wall, 1e-9):,.0f} training images/s together"
         + ("" if len(trained) == len(runs) else " (some were reused or resumed: the rate counts only this call's wall)")
     )
@@ -263,8 +274,11 @@ def cmd_nbval_refresh(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist-lab", description=__doc__.splitlines()[0])
+    # No prefix matching: `--epoch 1` is an error naming `--epochs`, not silently taken for it.
+    parser = argparse.ArgumentParser(prog="mnist-lab", description=__doc__.splitlines()[0], allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True)
+    add_parser = commands.add_parser
+    commands.add_parser = lambda name, **kwargs: add_parser(name, allow_abbrev=False, **kwargs)
     stages = commands.add_parser("stages", help="list the stages")
     stages.set_defaults(handler=cmd_stages)
     data = commands.add_parser("data", help="fetch, verify and cache MNIST; print where it came from")
@@ -312,10 +326,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--plan", action="store_true", help="only print the runs, as ARM@SEED, in training order")
     sweep.add_argument(
-        "--jobs", type=int, default=1, help="train up to N runs at once, each in its own process (default 1)"
+        "--jobs",
+        type=int,
+        help="runs trained at once, each in its own process (default 1; with --engine ray, what the cluster holds)",
+    )
+    sweep.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine's processes (default); ray: a Ray cluster's machines and GPUs (docs/scaling.md)",
+    )
+    sweep.add_argument(
+        "--address", help="with --engine ray: join the cluster at HOST:PORT (or auto) instead of starting one here"
+    )
+    sweep.add_argument(
+        "--runs-per-gpu",
+        type=int,
+        help="with --engine ray: runs packed onto each GPU (default 8; each run then asks for 1/8 of a GPU)",
+    )
+    sweep.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads per run (default: with --jobs N, the cores shared out; alone, TensorFlow's own choice)",
     )
     sweep.add_argument("--budget", type=float, help="start no run after this many seconds (the running ones finish)")
-    sweep.add_argument("--pack", help="pack each finished run into this folder (for the device tool: gpu/README.md)")
+    sweep.add_argument(
+        "--pack", help="pack each finished run into this folder, for a machine without network (docs/scaling.md)"
+    )
+    sweep.add_argument("--pack-files", type=int, default=7, help="with --pack: at most this many packs (default 7)")
+    sweep.add_argument("--pack-limit", type=float, help="with --pack: warn when a pack grows past this many MiB")
     sweep.set_defaults(handler=cmd_sweep)
     receive = commands.add_parser("receive", help="bring runs packed by a GPU sweep (sweep --pack) into reports/")
     receive.add_argument("folder", help="the folder holding the runs_K.tar packs")
@@ -361,6 +400,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from mnist_lab.core.data import MnistDataError
     from mnist_lab.orchestration.runner import NotebookFailed
+    from mnist_lab.orchestration.sweep import RunFailed
 
     command = f"mnist-lab {args.command}"
     signal.signal(signal.SIGTERM, _interrupt)
@@ -376,6 +416,9 @@ def main(argv=None) -> int:
         message = "; ".join(line.strip(" -") for line in str(err).splitlines() if line.strip())
         print(f"{command}: error: {message}", file=sys.stderr)
         return 2
+    except RunFailed as err:  # a run's own failure (a NaN, a worker's error): which run, and why, in one line
+        print(f"{command}: error: {err}; the runs finished before it are kept", file=sys.stderr)
+        return 1
     except OSError as err:  # a full disk, a folder made read-only mid-run: results are written whole or not at all
         where = f" in {Path(err.filename).parent}/" if err.filename else ""
         print(

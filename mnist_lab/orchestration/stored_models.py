@@ -1,8 +1,8 @@
 """The stage runs' models (reports/STAGE/model.keras): kept in git's history, restored on demand.
 
-Why not in the working tree: the device tool sends every tracked file to a lent GPU machine,
-64 MiB at most, and six models took 40 MB of it (issue 42). Each model is still committed:
-reports/models.json names the git blob that holds it and its SHA-256, so `mnist-lab models`
+Why not in the working tree: a copy of the working tree travels to machines without network
+(docs/scaling.md), where every megabyte counts, and six models took 40 MB of it (issue 42). Each
+model is still committed: reports/models.json names the git blob that holds it and its SHA-256, so `mnist-lab models`
 (or `make models`) writes it back from the clone's own history, offline, checked byte for byte.
 The restored files are git-ignored. Everything a report shows is computed from the runs' other
 files; a model is needed only to evaluate it again (`mnist-lab robustness --force` after a suite

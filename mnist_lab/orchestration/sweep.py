@@ -19,19 +19,22 @@ the runs that recorded it (metrics.json's environment), so no two backends are e
 
 `run_sweep(..., jobs=N)` trains up to N runs at once, each in a fresh process (a
 concurrent.futures pool); every run is still its own locked, resumable unit, and each finished
-one prints a line. Under JAX the processes share one GPU, so none preallocates its memory.
+one prints a line. The processes share the machine: each gets its share of the CPU threads, and
+none takes a whole GPU's memory at start (run_environment).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_lab.core.config import MAX_SEED, ConfigError, TrainConfig
@@ -149,6 +152,78 @@ def plan_runs(arms, seeds) -> list[tuple[str, str | None, int]]:
     return [(stage, ablation, seed) for seed in seeds for stage, ablation in arms]
 
 
+def run_environment(jobs: int, threads: int | None = None, backend: str | None = None) -> dict[str, str]:
+    """The environment variables every run process of a sweep starts with (set before its backend
+    loads): the Keras backend, stated, since a process on another machine does not inherit the
+    driver's; with several runs on one machine, none taking a whole GPU's memory at start
+    (TensorFlow's and JAX's defaults), so that they share it; and `threads` CPU threads per run
+    (default with several runs: the machine's cores shared out; with one, the backend's own choice)."""
+    env = {"KERAS_BACKEND": backend or current_backend()}
+    if jobs > 1:
+        env |= {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    if threads:
+        env |= {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads)}
+    return env
+
+
+class InlineExecutor(Executor):
+    """A concurrent.futures executor that runs each job in this process as it is submitted: the
+    local engine's with one run at a time, so that its progress shows on the console."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # noqa: BLE001 - handed to the caller through the future, as a pool would
+            future.set_exception(error)
+        return future
+
+
+def local_executor(jobs: int) -> Executor:
+    """Today's machine: one run in this process, or up to `jobs` runs each in a fresh process
+    (spawn: no TensorFlow or XLA state copied by fork; one run per process)."""
+    if jobs == 1:
+        return InlineExecutor()
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run of a sweep as an executor is handed it: what to train and where it lands in the
+    reports folder. Calling it trains it in this process (train_one); another engine may train it
+    elsewhere (`at` a scratch folder) and bring the finished run to `out` itself."""
+
+    stage: str
+    seed: int
+    profile: str
+    precision: str | None
+    ablation: str | None
+    reports: str  # the reports folder the sweep fills
+    out: str  # where the run lands in it (seed_run_dir)
+    env: dict = field(default_factory=dict)  # run_environment(): set before a fresh process loads its backend
+    log: str | None = None  # a fresh process's output goes here; None: this process's console
+    verbose: int | str = "auto"
+
+    def config(self) -> TrainConfig:
+        return resolve_config(
+            self.stage, self.profile, seed=self.seed, precision=self.precision, **ABLATIONS.get(self.ablation, {})
+        )
+
+    def at(self, folder: str) -> RunJob:
+        """The same run, trained into `folder` (a worker's scratch), its output on that process's console."""
+        return dataclasses.replace(self, out=str(folder), log=None, verbose=2)
+
+    def finished(self) -> bool:
+        """A finished run of this config and training version is already at `out`."""
+        from mnist_lab.core.train import load_finished  # imports the backend
+
+        return load_finished(self.config(), Path(self.out)) is not None
+
+    def __call__(self) -> str:
+        return train_one(self)
+
+
 def run_sweep(
     stages,
     seeds,
@@ -159,74 +234,65 @@ def run_sweep(
     ablation=None,
     verbose="auto",
     jobs: int = 1,
+    threads: int | None = None,
     budget_seconds: float | None = None,
     on_finished: Callable[[Run], None] | None = None,
     log_dir=None,
+    executor: Executor | None = None,
 ) -> list[Run]:
     """Train every (arm, seed) not finished yet and return the runs, in plan order. An arm is a
     stage name (under `ablation`, if given) or 'ABLATION/STAGE' (parse_arm).
 
-    jobs > 1 trains that many at once, each in a fresh process whose output goes to
-    log_dir/STAGE-seed_N[-ABLATION].log (default runs/sweep-logs/). With `budget_seconds`, no run starts
-    once that many seconds have passed (the ones running finish). `on_finished(run)` is called
-    in this process as each run finishes (e.g. to pack it for the device tool).
+    Each run is a RunJob handed to an executor, `jobs` of them in flight at once: by default the
+    local one (local_executor: one at a time in this process, or each in a fresh process with
+    run_environment(jobs, threads) and its output in log_dir/STAGE-seed_N[-ABLATION].log, default
+    runs/sweep-logs/); any concurrent.futures executor that takes a RunJob and returns the run's
+    folder will do (ray_engine.RayExecutor). With `budget_seconds`, no run starts once that many
+    seconds have passed (the ones running finish). `on_finished(run)` is called in this process
+    as each run finishes (e.g. to pack it for a machine without network).
     """
     check_profile(profile)
     check_ablation(ablation)
     if jobs < 1:
         raise ConfigError(f"jobs must be an integer >= 1 (runs trained at once), got {jobs!r}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1 (CPU threads per run), got {threads!r}")
     reports = Path(reports or reports_root(profile))
     plan = plan_runs([parse_arm(stage, ablation) for stage in stages], seeds)
-    started = time.monotonic()
+    backend, started = current_backend(), time.monotonic()
+    env = run_environment(jobs, threads, backend)
+    logs = jobs > 1 and executor is None  # runs in fresh local processes: each writes its own log
+    if logs:
+        log_dir = Path(log_dir or PROJECT_ROOT / "runs" / "sweep-logs")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        print(f"== sweep: {len(plan)} runs, {jobs} at once; each run's log in {log_dir}/", flush=True)
 
     def in_budget() -> bool:
         return budget_seconds is None or time.monotonic() - started < budget_seconds
 
-    if jobs == 1:
-        from mnist_lab.core.train import run_stage  # imports TensorFlow
-
-        backend, runs = current_backend(), []
-        for number, (stage, ablation, seed) in enumerate(plan, start=1):
-            if not in_budget():
-                left = len(plan) - number + 1
-                print(f"== sweep: the budget of {budget_seconds:.0f} s is spent; {left} runs not started")
-                break
-            config = resolve_config(stage, profile, seed=seed, precision=precision, **ABLATIONS.get(ablation, {}))
-            out = seed_run_dir(reports, stage, seed, config.precision, ablation, backend)
-            print(f"== sweep {number}/{len(plan)}: {arm_name(stage, ablation)} seed {seed} -> {out}", flush=True)
-            run = run_stage(config, out, verbose=verbose)
-            print(finished_line(run), flush=True)
-            if on_finished is not None:
-                on_finished(run)
-            runs.append(run)
-        return runs
-
-    # The processes share one accelerator: none may take (and hold) all of its memory at start.
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    log_dir = Path(log_dir or PROJECT_ROOT / "runs" / "sweep-logs")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    print(f"== sweep: {len(plan)} runs, {jobs} at once; each run's log in {log_dir}/", flush=True)
     finished: dict[tuple[str, str | None, int], Run] = {}
-    # spawn: a fresh interpreter per run (no TensorFlow or XLA state copied by fork), one run per process.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        waiting, running = list(plan), {}
+    waiting, running = list(plan), {}
+    with executor or local_executor(jobs) as pool:
         try:
-            while waiting or running:
+            while waiting and in_budget() or running:
                 while waiting and len(running) < jobs and in_budget():
                     stage, arm_ablation, seed = key = waiting.pop(0)
-                    log = log_dir / f"{arm_name(stage, arm_ablation).replace('/', '-')}-seed_{seed}.log"
-                    future = pool.submit(
-                        train_one, stage, seed, profile, str(reports), precision, arm_ablation, str(log)
+                    job = RunJob(stage, seed, profile, precision, arm_ablation, str(reports), "", env, verbose=verbose)
+                    job = dataclasses.replace(
+                        job, out=str(seed_run_dir(reports, stage, seed, job.config().precision, arm_ablation, backend))
                     )
-                    running[future] = key
-                    print(f"== started {arm_name(stage, arm_ablation)} seed {seed} (log: {log})", flush=True)
-                if waiting and not in_budget() and not running:
-                    break
+                    if logs:
+                        name = f"{arm_name(stage, arm_ablation).replace('/', '-')}-seed_{seed}.log"
+                        job = dataclasses.replace(job, log=str(log_dir / name))
+                    number = len(plan) - len(waiting)
+                    where = f" (log: {job.log})" if job.log else ""
+                    arm = arm_name(stage, arm_ablation)
+                    print(f"== sweep {number}/{len(plan)}: {arm} seed {seed} -> {job.out}{where}", flush=True)
+                    running[pool.submit(job)] = key
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     key = running.pop(future)
-                    run = load_run(future.result())  # a worker's error is raised here, with its message
+                    run = load_run(_result(future, key))
                     finished[key] = run
                     print(finished_line(run), flush=True)
                     if on_finished is not None:
@@ -242,15 +308,38 @@ def run_sweep(
     return [finished[key] for key in plan if key in finished]
 
 
-def train_one(stage, seed, profile, reports, precision, ablation, log) -> str:
-    """One run of a parallel sweep, in its own process; its output goes to `log`. Returns its folder."""
-    with open(log, "a", buffering=1) as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
-        from mnist_lab.core.train import run_stage
+class RunFailed(RuntimeError):
+    """A run of a sweep failed for a reason of its own (not a bad argument): one line says which and why."""
 
-        config = resolve_config(stage, profile, seed=seed, precision=precision, **ABLATIONS.get(ablation, {}))
-        out = seed_run_dir(Path(reports), stage, seed, config.precision, ablation, current_backend())
-        print(f"== {stage} seed {seed} -> {out}", flush=True)
-        return str(run_stage(config, out, verbose=2).path)
+
+def _result(future, key) -> str:
+    """A finished job's run folder; its error, if it failed, as one line naming the run."""
+    stage, ablation, seed = key
+    try:
+        return future.result()
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any error of the run itself, reported as one line
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        raise RunFailed(f"{arm_name(stage, ablation)} seed {seed} failed: {type(error).__name__}: {first}") from error
+
+
+def train_one(job: RunJob) -> str:
+    """Train one run of a sweep into job.out; returns its folder. In a process of its own (job.log
+    given) its output goes to the log and job.env is set before the backend loads; in the sweep's
+    own process the backend is already loaded, and the environment is left alone."""
+    with contextlib.ExitStack() as stack:
+        verbose = job.verbose
+        if job.log is not None:
+            os.environ.update(job.env)
+            handle = stack.enter_context(open(job.log, "a", buffering=1))
+            stack.enter_context(contextlib.redirect_stdout(handle))
+            stack.enter_context(contextlib.redirect_stderr(handle))
+            verbose = 2
+        from mnist_lab.core.train import run_stage  # imports the backend: after the environment is set
+
+        print(f"== {job.stage} seed {job.seed} -> {job.out}", flush=True)
+        return str(run_stage(job.config(), Path(job.out), verbose=verbose).path)
 
 
 def finished_line(run: Run) -> str:

@@ -1,11 +1,11 @@
-"""Runs that travel: packing finished runs for the device tool, and bringing them into reports/.
+"""Runs that travel: packing finished runs on a machine without network, and bringing them into reports/.
 
-The lent GPU machine sends back at most 8 files, 16 MiB each (DEVELOPERS.md). A sweep there
-packs every finished run, as it finishes, into at most PACK_FILES tar files in its $OUT (one
-file is left for the log): run i goes to runs_{i % PACK_FILES}.tar, which is rewritten whole
-(a cut-off leaves every pack holding whole runs, and the runs finished until then). A run
-travels without its model (7 MB): config.json, history.json, metrics.json, the test
-probabilities and the robustness results, about 0.2 MB.
+A sweep on such a machine (`mnist-lab sweep --pack DIR`, gpu/sweep.sh; docs/scaling.md) packs
+every finished run, as it finishes, into at most `files` tar files in DIR: run i goes to
+runs_{i % files}.tar, which is rewritten whole (a cut-off leaves every pack holding whole runs,
+and the runs finished until then). A run travels without its model (7 MB): config.json,
+history.json, metrics.json, the test probabilities and the robustness results, about 0.2 MB.
+`--pack-files` and `--pack-limit` fit the packs to what the user's transfer can carry.
 
 `receive(folder)` (`mnist-lab receive FOLDER`) brings packed runs into a reports folder, each
 one only if it is complete, trained under the profile's protocol for its stage (or one of the
@@ -36,22 +36,25 @@ from mnist_lab.core.run_dir import (
 from mnist_lab.orchestration.profiles import reports_root
 from mnist_lab.orchestration.sweep import protocol_of, run_ablation, seed_run_dir, stage_protocol
 
-PACK_FILES = 7  # of the device tool's 8 files back; the eighth is the sweep's log
-PACK_LIMIT = 16 * 2**20  # bytes per file the device tool brings back
+PACK_FILES = 7  # default number of pack files: with the sweep's log, eight files to bring back
 TRAVELLING_FILES = (*REQUIRED_FILES, PROBABILITIES, ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS)
 
 
 class Packer:
-    """Packs each finished run into out_dir/runs_K.tar as it is handed one (a sweep's on_finished)."""
+    """Packs each finished run into out_dir/runs_K.tar as it is handed one (a sweep's on_finished):
+    at most `files` packs; a warning when one grows past `limit_mib` (None: no limit)."""
 
-    def __init__(self, out_dir, reports):
+    def __init__(self, out_dir, reports, files: int = PACK_FILES, limit_mib: float | None = None):
+        if files < 1:
+            raise ConfigError(f"--pack-files must be an integer >= 1, got {files}")
         self.out_dir, self.reports = Path(out_dir), Path(reports)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.packs: list[list[Run]] = [[] for _ in range(PACK_FILES)]
+        self.packs: list[list[Run]] = [[] for _ in range(files)]
+        self.limit = None if limit_mib is None else limit_mib * 2**20
         self.count = 0
 
     def __call__(self, run: Run) -> Path:
-        index = self.count % PACK_FILES
+        index = self.count % len(self.packs)
         self.count += 1
         pack = self.packs[index]
         pack.append(run)
@@ -62,8 +65,8 @@ class Packer:
                 for file in TRAVELLING_FILES:
                     if (member.path / file).is_file():
                         tar.add(member.path / file, arcname=f"{name}/{file}")
-        if path.stat().st_size > PACK_LIMIT:  # about 80 runs a file: far beyond a 15-minute lease
-            print(f"warning: {path} is {path.stat().st_size / 2**20:.1f} MiB, over what the device tool brings back")
+        if self.limit is not None and path.stat().st_size > self.limit:
+            print(f"warning: {path} is {path.stat().st_size / 2**20:.1f} MiB, past --pack-limit {self.limit / 2**20:g}")
         return path
 
 
@@ -105,7 +108,7 @@ def receive(folder, reports=None, profile: str = "full") -> list[Received]:
     reports = Path(reports or reports_root(profile))
     packs = sorted(folder.glob("*.tar"))
     if not packs:
-        raise ConfigError(f"{folder} holds no .tar packs of runs: give the folder the device tool brought back")
+        raise ConfigError(f"{folder} holds no .tar packs of runs: give the folder a sweep --pack wrote")
     received = []
     with tempfile.TemporaryDirectory() as scratch:
         for pack in packs:
@@ -116,11 +119,13 @@ def receive(folder, reports=None, profile: str = "full") -> list[Received]:
                 raise ConfigError(f"{pack} is not a readable tar file ({err}); bring it back again") from None
         for metrics in sorted(Path(scratch).rglob("metrics.json")):
             name = metrics.parent.relative_to(scratch).as_posix()
-            received.append(_receive_one(metrics.parent, name, reports, profile))
+            received.append(receive_run(metrics.parent, name, reports, profile))
     return received
 
 
-def _receive_one(path: Path, name: str, reports: Path, profile: str) -> Received:
+def receive_run(path: Path, name: str, reports: Path, profile: str) -> Received:
+    """Bring the finished run in `path` into `reports`, if it passes check_travelled, where the
+    sweep layout puts it, never over another run (`name` labels it in the outcome)."""
     try:
         run = load_run(path)
     except (FileNotFoundError, DamagedRun) as err:

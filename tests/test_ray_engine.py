@@ -1,0 +1,119 @@
+"""Issue 50: the sweep on a Ray cluster. One local cluster (2 CPUs) serves the module: Ray's start-up
+stays out of every other test. The runs are quick-profile dnn runs (seconds each)."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from mnist_lab.core.config import ConfigError
+from mnist_lab.orchestration.sweep import RunJob, run_sweep, seed_run_dir
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def executor(cluster, tmp_path):
+    from mnist_lab.orchestration.ray_engine import RayExecutor
+
+    return RayExecutor(cpus_per_run=1, scratch_root=str(tmp_path / "scratch"))
+
+
+def numbers(run):
+    return run.metrics["test_accuracy"], run.metrics["test_loss"], [r["val_loss"] for r in run.history]
+
+
+@pytest.fixture(scope="module")
+def local_runs(tmp_path_factory):
+    """Seeds 0 and 1 by the local engine, two at once (one thread each, as each Ray run here)."""
+    reports = tmp_path_factory.mktemp("local")
+    return run_sweep(["dnn"], [0, 1], "quick", reports, jobs=2, log_dir=reports / "logs")
+
+
+def test_ray_runs_land_where_the_local_engine_puts_them_with_its_numbers(executor, local_runs, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    runs = run_sweep(["dnn"], [0, 1], "quick", reports, jobs=executor.capacity, executor=executor)
+    assert [run.path for run in runs] == [seed_run_dir(reports, "dnn", seed) for seed in (0, 1)]
+    assert [numbers(run) for run in runs] == [numbers(run) for run in local_runs]
+    assert not (reports / "seeds" / "dnn" / "seed_0" / "model.keras").exists()  # travels without its model
+    capsys.readouterr()
+    from mnist_lab.orchestration.ray_engine import RayExecutor
+
+    again = run_sweep(
+        ["dnn"],
+        [0, 1],
+        "quick",
+        reports,
+        jobs=2,
+        executor=RayExecutor(cpus_per_run=1, scratch_root=executor.scratch_root),
+    )
+    assert [run.metrics for run in again] == [run.metrics for run in runs]
+    assert not list((tmp_path / "scratch").glob(".*.attempts"))  # nothing was submitted: nothing trained
+
+
+def test_a_killed_worker_is_retried_and_its_run_completes(executor, local_runs, tmp_path):
+    from mnist_lab.orchestration.ray_engine import attempts_file, scratch_folder
+
+    reports = tmp_path / "reports"
+    job = RunJob(
+        "dnn",
+        0,
+        "quick",
+        None,
+        None,
+        str(reports),
+        str(seed_run_dir(reports, "dnn", 0)),
+        {"KERAS_BACKEND": "tensorflow"},
+    )
+    future = executor.submit(job)
+    attempts = attempts_file(scratch_folder(job, executor.scratch_root))
+    deadline = time.monotonic() + 120
+    while not attempts.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(int(attempts.read_text().split()[0]), signal.SIGKILL)  # mid-run: its backend is still loading
+    from mnist_lab.core.run_dir import load_run
+
+    run = load_run(future.result(timeout=300))
+    assert len(attempts.read_text().split()) == 2  # killed once, retried once
+    assert numbers(run) == numbers(local_runs[0])
+
+
+def test_a_run_that_fails_for_its_own_reason_is_not_retried(executor, tmp_path):
+    from mnist_lab.orchestration.ray_engine import attempts_file, scratch_folder
+
+    reports = tmp_path / "reports"
+    job = RunJob(
+        "dnn",
+        0,
+        "quick",
+        None,
+        None,
+        str(reports),
+        str(seed_run_dir(reports, "dnn", 0)),
+        {"KERAS_BACKEND": "no_such_backend"},
+    )
+    with pytest.raises(Exception, match="no_such_backend"):
+        executor.submit(job).result(timeout=300)
+    assert len(attempts_file(scratch_folder(job, executor.scratch_root)).read_text().split()) == 1
+    assert not (reports / "seeds").exists()  # nothing placed
+
+
+def test_the_engine_flags_belong_to_ray():
+    from mnist_lab.orchestration.cli import main
+
+    assert main(["sweep", "--stage", "dnn", "--seeds", "0", "--address", "auto"]) == 2
+
+
+def test_a_ray_executor_runs_sweep_jobs_only(executor):
+    with pytest.raises(TypeError, match="sweep jobs"):
+        executor.submit(print, "hello")
+    with pytest.raises(ConfigError, match="runs-per-gpu"):
+        type(executor)(runs_per_gpu=0)
