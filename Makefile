@@ -76,7 +76,7 @@ campaign: $(INSTALLED) ## Issue 49's seed campaign, as fixed in docs/campaign-20
 select: $(INSTALLED) ## Train the longer-budget candidates for cnn_bn_aug into reports/selection/ (hours; test set never evaluated)
 	$(BIN)/mnist-lab select
 
-verify: $(INSTALLED) ## Train one fresh seed of STAGE and check it against the committed seeds (exit 0 inside the band)
+verify: $(INSTALLED) ## Train one fresh seed of STAGE (a full-protocol run: about an hour on 2 cores) and check it against its band
 	$(BIN)/mnist-lab verify --stage $(STAGE)
 
 lint: $(INSTALLED) ## ruff: lint and format check (a test checks the notebook pairs; make sync fixes them)

@@ -337,3 +337,27 @@ def test_a_tweaked_notebook_run_leaves_the_reports_byte_identical(tmp_path):
     finally:
         shutil.rmtree(scratch_dir(tweak), ignore_errors=True)
     assert snapshot() == before
+
+
+def test_a_rerender_of_the_same_content_changes_no_byte(tmp_path):
+    """Issue 51: two executions of one notebook differ in cell ids and clock times only; published,
+    they are the same bytes, so a diff of reports/ shows only what changed."""
+    import nbformat
+
+    from mnist_lab.orchestration.runner import publishable
+
+    def executed(name: str, clock: str):
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_markdown_cell("# A"), nbformat.v4.new_code_cell("print(1)")]
+        for cell in notebook.cells:  # new_*_cell draws a random id, as jupytext does on every read
+            cell.metadata["papermill"] = {"start_time": clock, "end_time": clock, "duration": 0.1}
+            cell.metadata["execution"] = {"iopub.execute_input": clock}
+        notebook.metadata["papermill"] = {"start_time": clock, "end_time": clock, "duration": 1.0, "parameters": {}}
+        path = tmp_path / name
+        nbformat.write(notebook, path)
+        return path
+
+    first, second = executed("a.ipynb", "2026-12-05T09:00:00"), executed("b.ipynb", "2026-12-05T10:00:00")
+    for path in (first, second):
+        publishable(path, tmp_path / "staging", tmp_path / "final")
+    assert first.read_bytes() == second.read_bytes()

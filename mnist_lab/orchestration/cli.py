@@ -288,7 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(handler=cmd_data)
     train = commands.add_parser("train", help="train one stage with the seed's protocol")
     train.add_argument("--stage", required=True, help=f"one of: {', '.join(STAGES)}")
-    train.add_argument("--epochs", type=int, help=f"at most this many epochs (default {TrainConfig.epochs})")
+    train.add_argument(
+        "--epochs",
+        type=int,
+        help="at most this many epochs (default: the stage's protocol, 20; cnn_bn_aug_long's 40)",
+    )
     train.add_argument("--subset", type=int, help="train on a stratified sample of N of the 60,000 training images")
     train.add_argument("--seed", type=int, help=f"random seed (default {TrainConfig.seed})")
     train.add_argument("--batch-size", type=int, help=f"batch size (default {TrainConfig.batch_size})")

@@ -322,7 +322,7 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
 def publishable(executed: Path, staging: Path, final_dir: Path) -> None:
     """The executed notebook as a reader should see it: the staging folder it ran in named as the
     folder it is published to, TensorFlow's start-up notices dropped from its stderr outputs
-    (mnist_lab.orchestration.quiet), and papermill's record of this machine's paths left out."""
+    (mnist_lab.orchestration.quiet), and papermill's record of this machine's paths and clock left out."""
     import nbformat
 
     from mnist_lab.orchestration.quiet import clean
@@ -349,8 +349,14 @@ def publishable(executed: Path, staging: Path, final_dir: Path) -> None:
             outputs.append(output)
         if "outputs" in cell:
             cell.outputs = outputs
+    # A re-render of the same content must change no byte: no clock times, and cell ids by position
+    # (jupytext draws new random ones on every read).
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index}"
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
     record = notebook.metadata.get("papermill", {})
-    for key in ("input_path", "output_path"):
+    for key in ("input_path", "output_path", "start_time", "end_time", "duration"):
         record.pop(key, None)
     for key, value in record.get("parameters", {}).items():
         if isinstance(value, str):
