@@ -111,7 +111,8 @@ class RayExecutor(Executor):
         if self._started_here:
             # No address: a local cluster sized to this machine, stopped at the end. Ray's own log
             # lines stay in its session folder; the sweep prints one line per run.
-            ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+            local = {"_node_ip_address": "127.0.0.1"} if address is None else {}  # a one-machine cluster stays on it
+            ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False, **local)
         resources = ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
         self.cpus_per_run = cpus_per_run
