@@ -250,3 +250,26 @@ def test_each_undecided_part_says_which_way_it_points_and_the_tally_counts_them(
     rows = [{"claim": 1, "verdict": against.verdict, "finding": against}]
     assert "1 not detectable with these seeds (1 of them observed against the claim)" in claims.tally(rows)
     assert "observed against the claim" in claims._cell(against, short=True)
+
+
+def test_a_gpu_run_is_a_band_of_its_own(tmp_path):
+    from mnist_lab.core.provenance import run_band
+
+    assert run_band({"environment": {"backend": "tensorflow", "device": "CPU (2 cores)"}}) == "tensorflow"
+    assert run_band({"environment": {"backend": "tensorflow", "device": "NVIDIA H200"}}) == "tensorflow-gpu"
+    assert run_band({}) == "tensorflow"  # runs that predate the record: the committed CPU runs
+    # A TensorFlow GPU run sitting among the CPU seeds is not pooled with them, and its own band has it.
+    cpu = fake_run(seed_run_dir(tmp_path, "dnn", 0), "dnn", 0.98, 200, seed=0)
+    gpu = fake_run(seed_run_dir(tmp_path, "dnn", 1), "dnn", 0.98, 200, seed=1)
+    metrics = gpu / "metrics.json"
+    import json
+
+    values = json.loads(metrics.read_text())
+    values["environment"]["device"] = "NVIDIA H200"
+    metrics.write_text(json.dumps(values))
+    assert [run.seed for run in stage_seeds(tmp_path, "dnn")] == [0]
+    assert cpu.name == "seed_0" and band_label("tensorflow-gpu") == "TensorFlow, GPU"
+    assert (
+        seed_run_dir(tmp_path, "dnn", 3, backend="tensorflow-gpu")
+        == tmp_path / "backends" / "tensorflow-gpu" / "seeds" / "dnn" / "seed_3"
+    )

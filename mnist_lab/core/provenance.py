@@ -92,6 +92,19 @@ def run_backend(metrics: dict) -> str:
     return metrics.get("environment", {}).get("backend", HOME_BACKEND)
 
 
+def band_name(backend: str, gpu: bool) -> str:
+    """A band: a backend and the kind of device, 'tensorflow' (on CPUs, the committed runs'),
+    'tensorflow-gpu', 'jax', 'jax-gpu'. cuDNN's kernels are not a CPU's: a GPU run is another sample."""
+    return f"{backend}-gpu" if gpu else backend
+
+
+def run_band(metrics: dict) -> str:
+    """The band of a finished run, from the backend and device it recorded (runs that predate the
+    device: CPU)."""
+    device = metrics.get("environment", {}).get("device", "CPU")
+    return band_name(run_backend(metrics), not device.startswith("CPU"))
+
+
 def trained_in(metrics: dict) -> list[dict]:
     """The environments a run's epochs trained in: one per session where recorded (a resumed
     run's may differ), else the run's one environment (runs that predate sessions)."""

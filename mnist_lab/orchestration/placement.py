@@ -19,7 +19,7 @@ from pathlib import Path
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT, project_relative
 from mnist_lab.orchestration.profiles import REPORT_DIRS, resolve_config
-from mnist_lab.orchestration.sweep import HOME_BACKEND, band_root, current_backend
+from mnist_lab.orchestration.sweep import HOME_BACKEND, band_root, current_backend, current_band
 
 SCRATCH_DIR = PROJECT_ROOT / "runs"
 
@@ -66,5 +66,5 @@ def run_dir_for(config: TrainConfig, profile: str, default: Path, requested=None
     backend = current_backend()
     if not is_protocol(config, profile):
         return scratch_dir(config, backend)
-    default = Path(default)  # REPORTS/STAGE -> REPORTS/backends/NAME/STAGE for another backend
-    return band_root(default.parent, backend) / default.name
+    default = Path(default)  # REPORTS/STAGE -> REPORTS/backends/BAND/STAGE for another band
+    return band_root(default.parent, current_band()) / default.name

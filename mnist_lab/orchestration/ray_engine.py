@@ -115,6 +115,7 @@ class RayExecutor(Executor):
             ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False, **local)
         resources = ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
+        self.gpu = self.gpus > 0  # the runs' kind of device, and so their band (sweep.current_band)
         self.cpus_per_run = cpus_per_run
         if self.gpus:
             per_gpu = runs_per_gpu or DEFAULT_RUNS_PER_GPU

@@ -12,10 +12,12 @@ ladder (ABLATIONS: one protocol field changed), in reports/ablation/NAME/STAGE/s
 A sweep keeps each run's model.keras on disk for `mnist-lab robustness`; git ignores the seed
 runs' models (7 MB each) and keeps their robustness results.
 
-Bands: the Keras backend is part of a run's identity. The committed TensorFlow runs (HOME_BACKEND)
-live in reports/ as above; another backend's runs live in the same layout under
-reports/backends/NAME/, and every function that pools seeds takes one backend and reads only
-the runs that recorded it (metrics.json's environment), so no two backends are ever pooled.
+Bands: the Keras backend and the kind of device (CPU or GPU) are part of a run's identity. The
+committed TensorFlow CPU runs (HOME_BACKEND) live in reports/ as above; every other band's runs
+live in the same layout under reports/backends/BAND/ (`jax`, `jax-gpu`, `tensorflow-gpu`:
+provenance.band_name), and every function that pools seeds takes one band (its `backend`
+argument is a band name) and reads only the runs that recorded it (metrics.json's environment:
+provenance.run_band), so no two bands are ever pooled.
 
 `run_sweep(..., jobs=N)` trains up to N runs at once, each in a fresh process (a
 concurrent.futures pool); every run is still its own locked, resumable unit, and each finished
@@ -40,7 +42,7 @@ from pathlib import Path
 from mnist_lab.core.config import MAX_SEED, ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES, get_stage
-from mnist_lab.core.provenance import HOME_BACKEND, run_backend  # HOME_BACKEND's runs live in reports/ itself
+from mnist_lab.core.provenance import HOME_BACKEND, band_name, run_band  # HOME_BACKEND's runs live in reports/ itself
 from mnist_lab.core.run_dir import Run, load_run
 from mnist_lab.orchestration.profiles import check_profile, reports_root, resolve_config
 
@@ -97,13 +99,35 @@ def current_backend() -> str:
         return HOME_BACKEND
 
 
+def gpu_visible() -> bool:
+    """Whether this machine's runs will train on a GPU, told without loading a backend: an NVIDIA
+    GPU listed by nvidia-smi and not hidden by CUDA_VISIBLE_DEVICES. A run records the device it
+    actually used, and a band reads only runs that recorded its own (run_band)."""
+    import shutil
+    import subprocess
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1") or not shutil.which("nvidia-smi"):
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listed.returncode == 0 and "GPU" in listed.stdout
+
+
+def current_band(gpu: bool | None = None) -> str:
+    """The band this machine's runs join: its backend (current_backend) on its kind of device."""
+    return band_name(current_backend(), gpu_visible() if gpu is None else gpu)
+
+
 def band_root(reports, backend: str = HOME_BACKEND) -> Path:
-    """Where one backend's runs live: reports/ itself for HOME_BACKEND, else reports/backends/NAME/."""
+    """Where one band's runs live: reports/ itself for HOME_BACKEND (TensorFlow on CPUs), else
+    reports/backends/BAND/ (`backend` is a band name: provenance.band_name)."""
     return Path(reports) if backend == HOME_BACKEND else Path(reports) / BACKENDS_DIR / backend
 
 
 def backends(reports) -> list[str]:
-    """Every backend with a band folder: HOME_BACKEND first, then the others by name."""
+    """Every band with a folder: HOME_BACKEND's first, then the others by name."""
     others = sorted(path.name for path in (Path(reports) / BACKENDS_DIR).glob("*") if path.is_dir())
     return [HOME_BACKEND, *others]
 
@@ -113,7 +137,9 @@ def band_label(backend: str, runs=()) -> str:
     kinds = sorted(
         {"CPU" if run.metrics["environment"].get("device", "CPU").startswith("CPU") else "GPU" for run in runs}
     )
-    name = BACKEND_NAMES.get(backend, backend)
+    plain = backend.removesuffix("-gpu")
+    name = BACKEND_NAMES.get(plain, plain)
+    kinds = kinds or (["GPU"] if backend.endswith("-gpu") else [])
     return f"{name}, {' and '.join(kinds)}" if kinds else name
 
 
@@ -261,6 +287,8 @@ def run_sweep(
     plan = plan_runs([parse_arm(stage, ablation) for stage in stages], seeds)
     backend, started = current_backend(), time.monotonic()
     env = run_environment(jobs, threads, backend)
+    # The band the runs join: the executor's kind of device where it says (Ray), else this machine's.
+    band = current_band(getattr(executor, "gpu", None))
     logs = jobs > 1 and executor is None  # runs in fresh local processes: each writes its own log
     if logs:
         log_dir = Path(log_dir or PROJECT_ROOT / "runs" / "sweep-logs")
@@ -279,7 +307,7 @@ def run_sweep(
                     stage, arm_ablation, seed = key = waiting.pop(0)
                     job = RunJob(stage, seed, profile, precision, arm_ablation, str(reports), "", env, verbose=verbose)
                     job = dataclasses.replace(
-                        job, out=str(seed_run_dir(reports, stage, seed, job.config().precision, arm_ablation, backend))
+                        job, out=str(seed_run_dir(reports, stage, seed, job.config().precision, arm_ablation, band))
                     )
                     if logs:
                         name = f"{arm_name(stage, arm_ablation).replace('/', '-')}-seed_{seed}.log"
@@ -408,7 +436,7 @@ def stage_seeds(
             run = load_run(path)
         except FileNotFoundError:
             continue
-        if protocol_of(run.config) == expected and run_backend(run.metrics) == backend:
+        if protocol_of(run.config) == expected and run_band(run.metrics) == backend:
             runs.append(run)
     return sorted(runs, key=lambda run: run.seed)
 

@@ -10,7 +10,7 @@ history.json, metrics.json, the test probabilities and the robustness results, a
 `receive(folder)` (`mnist-lab receive FOLDER`) brings packed runs into a reports folder, each
 one only if it is complete, trained under the profile's protocol for its stage (or one of the
 ablations) at this training version, and records its backend and device. It goes where the
-sweep layout puts it for its own backend (sweep.seed_run_dir), and never over another run.
+sweep layout puts it for its own band (backend and kind of device) (sweep.seed_run_dir), and never over another run.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import atomic_path
-from mnist_lab.core.provenance import run_backend
+from mnist_lab.core.provenance import run_band
 from mnist_lab.core.run_dir import (
     PROBABILITIES,
     REQUIRED_FILES,
@@ -134,7 +134,7 @@ def receive_run(path: Path, name: str, reports: Path, profile: str) -> Received:
     if why_not:
         return Received(name, None, f"refused: {why_not}")
     config = TrainConfig.from_dict(run.config)
-    destination = seed_run_dir(reports, run.stage, run.seed, config.precision, ablation, run_backend(run.metrics))
+    destination = seed_run_dir(reports, run.stage, run.seed, config.precision, ablation, run_band(run.metrics))
     if (destination / "metrics.json").is_file():
         same = all(
             (destination / file).read_bytes() == (path / file).read_bytes()

@@ -1,7 +1,7 @@
 """Does a run agree with the committed seeds of its stage? The check a reader runs on a clone.
 
-The band of a stage is its committed seeds under the full protocol and the run's own Keras
-backend (a JAX run is compared with the JAX band, never with TensorFlow's): mean and standard
+The band of a stage is its committed seeds under the full protocol, the run's own Keras backend
+and kind of device (a JAX run is compared with the JAX band, a GPU run with its GPU band): mean and standard
 deviation of test accuracy. A run is inside the band when it lies within BAND_Z standard
 deviations of the mean, the deviation floored at the test set's binomial error.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_lab.core.provenance import run_backend
+from mnist_lab.core.provenance import run_band
 from mnist_lab.core.run_dir import Run, load_run
 from mnist_lab.orchestration.profiles import reports_root
 from mnist_lab.orchestration.stats import band_z, seed_summary
@@ -29,7 +29,7 @@ class Verdict:
 
 def check_run(run: Run, reports=None) -> Verdict:
     reports = Path(reports or reports_root("full"))
-    stage, backend = run.stage, run_backend(run.metrics)
+    stage, backend = run.stage, run_band(run.metrics)  # the run's band: its backend and kind of device
     band = stage_seeds(reports, stage, backend=backend)
     seeds = [seed for seed in band if seed.path.resolve() != run.path.resolve()]
     label = band_label(backend, seeds)
