@@ -64,20 +64,18 @@ def test_ray_runs_land_where_the_local_engine_puts_them_with_its_numbers(executo
     assert attempts() == before  # nothing was submitted: nothing trained
 
 
+def dnn_job(reports, backend: str) -> RunJob:
+    """Seed 0 of dnn under the quick profile, into `reports`, under `backend`."""
+    return RunJob(
+        "dnn", 0, "quick", None, None, str(reports), str(seed_run_dir(reports, "dnn", 0)), {"KERAS_BACKEND": backend}
+    )
+
+
 def test_a_killed_worker_is_retried_and_its_run_completes(executor, local_runs, tmp_path):
     from mnist_lab.orchestration.ray_engine import attempts_file, scratch_folder
 
     reports = tmp_path / "reports"
-    job = RunJob(
-        "dnn",
-        0,
-        "quick",
-        None,
-        None,
-        str(reports),
-        str(seed_run_dir(reports, "dnn", 0)),
-        {"KERAS_BACKEND": "tensorflow"},
-    )
+    job = dnn_job(reports, "tensorflow")
     future = executor.submit(job)
     attempts = attempts_file(scratch_folder(job, executor.scratch_root))
     deadline = time.monotonic() + 120
@@ -95,16 +93,7 @@ def test_a_run_that_fails_for_its_own_reason_is_not_retried(executor, tmp_path):
     from mnist_lab.orchestration.ray_engine import attempts_file, scratch_folder
 
     reports = tmp_path / "reports"
-    job = RunJob(
-        "dnn",
-        0,
-        "quick",
-        None,
-        None,
-        str(reports),
-        str(seed_run_dir(reports, "dnn", 0)),
-        {"KERAS_BACKEND": "no_such_backend"},
-    )
+    job = dnn_job(reports, "no_such_backend")
     with pytest.raises(Exception, match="no_such_backend"):
         executor.submit(job).result(timeout=300)
     assert len(attempts_file(scratch_folder(job, executor.scratch_root)).read_text().split()) == 1
