@@ -2,6 +2,7 @@
 several runs at once, and runs that travel to a GPU machine and back."""
 
 import math
+import os
 import tarfile
 
 import pytest
@@ -215,6 +216,27 @@ def test_parallel_runs_share_a_gpu_and_the_cores(monkeypatch):
     assert shared["TF_NUM_INTRAOP_THREADS"] == shared["TF_NUM_INTEROP_THREADS"] == "2"  # 16 cores / 8 runs
     assert run_environment(2, threads=3, backend="jax")["TF_NUM_INTRAOP_THREADS"] == "3"
     assert run_environment(1, backend="jax") == {"KERAS_BACKEND": "jax"}  # one run alone: the backend's defaults
+
+
+def test_local_runs_spread_over_a_machines_gpus(tmp_path, monkeypatch):
+    from mnist_lab.orchestration.sweep import least_busy_gpu, visible_gpus
+
+    fake = tmp_path / "nvidia-smi"  # two GPUs listed, as nvidia-smi -L lists them
+    fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H100 (UUID: GPU-b)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert visible_gpus() == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,3")  # the user's choice is kept
+    assert visible_gpus() == ["1", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert visible_gpus() == []
+    busy: list[str] = []
+    for _ in range(5):  # five runs start: 0, 1, 0, 1, 0
+        busy.append(least_busy_gpu(["0", "1"], busy))
+    assert busy == ["0", "1", "0", "1", "0"]
+    busy.remove("1")  # a run on GPU 1 finished: the next goes there
+    assert least_busy_gpu(["0", "1"], busy) == "1"
 
 
 def test_a_run_process_sets_its_environment_before_its_backend_loads(tmp_path, monkeypatch):

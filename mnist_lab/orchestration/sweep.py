@@ -99,20 +99,36 @@ def current_backend() -> str:
         return HOME_BACKEND
 
 
-def gpu_visible() -> bool:
-    """Whether this machine's runs will train on a GPU, told without loading a backend: an NVIDIA
-    GPU listed by nvidia-smi and not hidden by CUDA_VISIBLE_DEVICES. A run records the device it
-    actually used, and a band reads only runs that recorded its own (run_band)."""
+def visible_gpus() -> list[str]:
+    """The NVIDIA GPUs this machine's runs may use, told without loading a backend: those listed by
+    nvidia-smi, or the ones CUDA_VISIBLE_DEVICES names (none where it hides them all)."""
     import shutil
     import subprocess
 
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1") or not shutil.which("nvidia-smi"):
-        return False
+    named = os.environ.get("CUDA_VISIBLE_DEVICES", None)
+    if named in ("", "-1") or not shutil.which("nvidia-smi"):
+        return []
     try:
         listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return listed.returncode == 0 and "GPU" in listed.stdout
+        return []
+    if listed.returncode != 0:
+        return []
+    if named is not None:
+        return [gpu.strip() for gpu in named.split(",") if gpu.strip()]
+    return [str(index) for index, line in enumerate(listed.stdout.splitlines()) if line.startswith("GPU")]
+
+
+def gpu_visible() -> bool:
+    """Whether this machine's runs will train on a GPU (visible_gpus). A run records the device it
+    actually used, and a band reads only runs that recorded its own (run_band)."""
+    return bool(visible_gpus())
+
+
+def least_busy_gpu(gpus: list[str], busy: list[str]) -> str:
+    """The GPU for the next local run: the one with the fewest runs on it now, the first on a tie,
+    so that N runs spread over the machine's GPUs instead of all landing on the first."""
+    return min(gpus, key=lambda gpu: (busy.count(gpu), gpus.index(gpu)))
 
 
 def current_band(gpu: bool | None = None) -> str:
@@ -290,6 +306,9 @@ def run_sweep(
     # The band the runs join: the executor's kind of device where it says (Ray), else this machine's.
     band = current_band(getattr(executor, "gpu", None))
     logs = jobs > 1 and executor is None  # runs in fresh local processes: each writes its own log
+    # Several GPUs here and local processes: each run is given one (Ray places its tasks itself).
+    gpus = visible_gpus() if logs else []
+    on_gpu: dict = {}  # future -> the GPU its run holds
     if logs:
         log_dir = Path(log_dir or PROJECT_ROOT / "runs" / "sweep-logs")
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -312,14 +331,22 @@ def run_sweep(
                     if logs:
                         name = f"{arm_name(stage, arm_ablation).replace('/', '-')}-seed_{seed}.log"
                         job = dataclasses.replace(job, log=str(log_dir / name))
+                    gpu = least_busy_gpu(gpus, list(on_gpu.values())) if len(gpus) > 1 else None
+                    if gpu is not None:
+                        job = dataclasses.replace(job, env=job.env | {"CUDA_VISIBLE_DEVICES": gpu})
                     number = len(plan) - len(waiting)
                     where = f" (log: {job.log})" if job.log else ""
+                    where += f" (GPU {gpu})" if gpu is not None else ""
                     arm = arm_name(stage, arm_ablation)
                     print(f"== sweep {number}/{len(plan)}: {arm} seed {seed} -> {job.out}{where}", flush=True)
-                    running[pool.submit(job)] = key
+                    future = pool.submit(job)
+                    running[future] = key
+                    if gpu is not None:
+                        on_gpu[future] = gpu
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     key = running.pop(future)
+                    on_gpu.pop(future, None)
                     run = load_run(_result(future, key))
                     finished[key] = run
                     print(finished_line(run), flush=True)
