@@ -9,9 +9,9 @@ with golden_training.json).
 - runs: tiny deterministic training runs, for what only training shows (the input pipeline,
   augmentation, the optimizer's steps, the exponential schedule of cnn_bn_aug_long), in float64.
 
-    python tests/golden.py                print the values of the code as it is
-    python tests/golden.py --write        store them all (after a TRAINING_VERSION or GUARD_VERSION bump)
-    python tests/golden.py --add-stages   store the values of stages (or runs) that have none yet
+    .venv/bin/python tests/golden.py                print the values of the code as it is
+    .venv/bin/python tests/golden.py --write        store them all (after a TRAINING_VERSION or GUARD_VERSION bump)
+    .venv/bin/python tests/golden.py --add-stages   store the values of stages (or runs) that have none yet
 
 Why float64: two epochs of BatchNorm on 270 images amplify the last bits of a float32 run's
 rounding (another CPU's kernels, or oneDNN off) by about 1e5, past any tolerance that still
@@ -149,6 +149,13 @@ def add_stages() -> None:
 
 
 if __name__ == "__main__":
+    try:
+        import mnist_lab  # noqa: F401 - installed in the project's environment, not in a system Python
+    except ModuleNotFoundError:
+        sys.exit(
+            "tests/golden.py needs the project's environment: run `.venv/bin/python tests/golden.py` "
+            "(`make env` makes it)"
+        )
     if "--add-stages" in sys.argv[1:]:
         add_stages()
         sys.exit()

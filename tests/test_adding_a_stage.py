@@ -32,7 +32,7 @@ def test_every_stage_has_its_notebook_and_every_notebook_follows_the_rule():
 def test_a_new_stage_needs_its_notebook_and_renames_nothing(cnn_wide, tmp_path):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(runner.NOTEBOOK_DIR, notebooks, ignore=shutil.ignore_patterns("*.ipynb"))
-    with pytest.raises(ConfigError, match="stage cnn_wide has no notebook: copy"):
+    with pytest.raises(ConfigError, match=r"stage cnn_wide has no notebook: copy its parent.s \(notebooks/02_cnn.py\)"):
         runner.find_notebooks(notebooks)
     shutil.copy(notebooks / "02_cnn.py", notebooks / "07_cnn_wide.py")
     found = runner.find_notebooks(notebooks)
@@ -52,3 +52,27 @@ def test_a_new_stage_is_compared_with_its_parent_not_the_last_stage(cnn_wide, tm
     steps = {(s["before"], s["after"]): s for s in step_verdicts(seed_rows(all_stage_seeds(tmp_path)))}
     assert steps[("cnn", "cnn_wide")]["verdict"] == "real"
     assert ("cnn_bn_aug_long", "cnn_wide") not in steps
+
+
+def test_the_docs_seeds_step_trains_only_the_new_stage(cnn_wide, capsys):
+    import subprocess
+
+    from mnist_lab.core.files import PROJECT_ROOT
+    from mnist_lab.orchestration.cli import main
+    from mnist_lab.orchestration.sweep import sweep_order
+
+    assert sweep_order()[-1] == "cnn_wide"  # a sweep without --stage includes a stage added since
+    make = ["make", "-n", "-C", str(PROJECT_ROOT), "seeds", "SEEDS=0-3"]
+    assert "--stage cnn_wide" in subprocess.run([*make, "STAGE=cnn_wide"], capture_output=True, text=True).stdout
+    assert "--stage" not in subprocess.run(make, capture_output=True, text=True).stdout
+    assert main(["sweep", "--stage", "cnn_wide", "--seeds", "0-1", "--plan"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["cnn_wide@0 cnn_wide@1", "to train: 2 of 2"]
+
+
+def test_a_notebook_that_will_train_says_what_it_costs_first(cnn_wide, tmp_path):
+    from mnist_lab.orchestration.profiles import reports_root
+
+    line = runner.training_cost("cnn_wide", "full", reports_root("full"), tmp_path)
+    assert line.startswith("== cnn_wide: no finished run of this config: the notebook trains it now, up to 20 epochs")
+    assert "its parent cnn's" in line and " min on " in line
+    assert runner.training_cost("cnn", "full", reports_root("full"), reports_root("full") / "cnn") is None

@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+from conftest import fake_run
 
 from mnist_lab.core.models import STAGES
 from mnist_lab.core.run_dir import FolderLock
@@ -32,13 +33,15 @@ def test_stages_lists_every_stage(capsys):
         (["--stage", "cnn", "--seed", "-1"], "seed must be an integer between 0 and 4,294,967,295, got -1"),
         (["--stage", "cnn", "--seed", str(2**32)], "seed must be an integer between 0 and 4,294,967,295"),
         (["--stage", "cnn", "--out", "{unwritable}"], "cannot write to the output folder"),
+        (["--stage", "dnn", "--epochs", "1", "--data", "{file}", "--out", "{run}"], "is truncated or corrupt"),
+        (["--stage", "cnn", "--no-robustness"], "keeps its robustness results: --no-robustness is for a tweak"),
     ],
 )
 def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments, message):
     a_file = tmp_path / "a_file"
-    a_file.write_text("")
+    a_file.write_text("PK")  # a truncated npz, for --data
     unwritable = "/sys/mnist_lab_run" if os.geteuid() == 0 else "/proc/mnist_lab_run"  # refused even to root
-    argv = ["train", *[arg.format(file=a_file, unwritable=unwritable) for arg in arguments]]
+    argv = ["train", *[arg.format(file=a_file, unwritable=unwritable, run=tmp_path / "run") for arg in arguments]]
     # A fresh interpreter, so we can see that neither TensorFlow nor the data were touched;
     # $MNIST_LAB_DATA points nowhere, so loading data would fail with another message.
     probe = (
@@ -56,6 +59,22 @@ def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-lab train: error: ") and message in lines[0]
     assert not list(tmp_path.rglob(".partial")) and not (tmp_path / "runs").exists()  # nothing written
+    assert not (tmp_path / "run").exists()
+
+
+def test_robustness_of_a_run_without_a_model_is_refused_before_the_backend_loads(tmp_path):
+    run = tmp_path / "run"
+    fake_run(run, "dnn", 0.98, 200)
+    probe = (
+        "import sys; from mnist_lab.orchestration.cli import main; code = main(sys.argv[1:]); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, "robustness", str(run)], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"mnist-lab robustness: error: {run} has no model.keras to evaluate (seed runs keep theirs only on the "
+        "machine that trained them): retrain it, or restore the model (mnist-lab models)"
+    )
 
 
 def test_data_command_prints_its_source(capsys):
@@ -76,6 +95,18 @@ def test_train_command_runs_a_stage(tmp_path, capsys):
     assert f"results: {out}/" in printed and "test accuracy" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stage"] == "cnn_bn_aug" and metrics["augmented"] is True and metrics["epochs_run"] == 1
+    assert metrics["robustness_skipped"] is False and (out / "robustness.json").is_file()
+    assert "robustness suite v" in printed  # announced before it runs
+    assert "trained under another protocol than the cnn_bn_aug band" in printed  # why there is no comparison
+
+
+def test_a_tweak_can_skip_the_robustness_suite_and_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--stage", "dnn", "--epochs", "1", "--subset", "200", "--no-robustness", "--out", str(out)]
+    assert main(argv) == 0
+    assert "robustness suite" not in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["robustness_skipped"] is True
+    assert not (out / "robustness.json").exists()
 
 
 def cli(*argv, **popen):

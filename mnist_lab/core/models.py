@@ -51,8 +51,11 @@ def build_dnn():
     )
 
 
-def build_conv_ladder(*, name: str, dropout: bool, l2: float | None, batchnorm: bool):
-    """The seed's backbone with each ingredient switchable. All flags on = the seed's model."""
+def build_conv_ladder(
+    *, name: str, dropout: bool, l2: float | None, batchnorm: bool, filters: tuple[int, int] = (64, 128)
+):
+    """The seed's backbone with each ingredient switchable. All flags on = the seed's model;
+    `filters` are the two conv blocks' widths (the seed's 64 and 128), for a stage that changes them."""
     import keras
     from keras import layers, regularizers
 
@@ -72,9 +75,9 @@ def build_conv_ladder(*, name: str, dropout: bool, l2: float | None, batchnorm: 
     return keras.Sequential(
         [
             keras.Input(shape=IMAGE_SHAPE),
-            *conv_block(64),
-            *conv_block(128),
-            layers.Flatten(),  # 7x7x128 = 6,272 features
+            *conv_block(filters[0]),
+            *conv_block(filters[1]),
+            layers.Flatten(),  # 7x7x128 = 6,272 features with the seed's widths
             layers.Dense(256, activation="relu", kernel_regularizer=regularizers.l2(l2) if l2 else None),
             *normalise(),
             *([layers.Dropout(0.5)] if dropout else []),

@@ -120,10 +120,13 @@ def backend_label(environment: dict) -> str:
 
 def machine_label(environment: dict) -> str:
     """Where a run trained: its accelerator, or its CPU's model and features where recorded
-    ('AMD EPYC, 2 cores (avx2, avx512f, avx512_bf16)'); runs that predate that say 'CPU (2 cores)'."""
+    ('AMD EPYC, 2 cores (avx2, avx512f, avx512_bf16)'); runs that predate that say 'CPU model not
+    recorded (2 cores)': two of them may come from different machines."""
     device = environment.get("device", "?")
     cpu_info = environment.get("cpu")
-    if not device.startswith("CPU") or not cpu_info:
+    if device.startswith("CPU") and not cpu_info:
+        return device.replace("CPU", "CPU model not recorded", 1)
+    if not device.startswith("CPU"):
         return device
     features = f" ({', '.join(cpu_info['features'])})" if cpu_info["features"] else ""
     return f"{cpu_info['model']}, {environment.get('cpu_count', '?')} cores{features}"

@@ -444,11 +444,25 @@ def run_stage(
         # The test digits corrupted and transformed (mnist_lab.core.robustness); a run on a subset
         # evaluates the suite's small version, so that quick runs and tests stay fast.
         (_, _), (test_images, test_labels) = loaded.as_keras_tuple()
+        skipped_suite = evaluate_test and not robustness  # recorded: a reader must not take it for a failure
+        if evaluate_test and robustness:
+            print(
+                f"robustness suite v{SUITE_VERSION}{' (small)' if config.subset is not None else ''}: "
+                "MNIST-C's 15 corruptions and the transforms of the test digits, then the BatchNorm adaptation "
+                "(minutes on a CPU; a tweak skips it with --no-robustness)",
+                flush=True,
+            )
         robustness = (
             evaluate_suite(model, test_images, test_labels, small=config.subset is not None)
             if evaluate_test and robustness
             else None
         )
+        if robustness is not None:
+            print(
+                f"robustness suite: mean over the corruptions {100 * robustness[0]['mean_corruption_accuracy']:.2f}% "
+                f"({robustness[0]['seconds'] + robustness[0].get('adaptation', {}).get('seconds', 0):.0f} s)",
+                flush=True,
+            )
         best = best_epoch(history, config.monitor)
         metrics = {
             "stage": config.stage,
@@ -464,6 +478,7 @@ def run_stage(
             "training_seconds": training_seconds,
             "wall_seconds_this_session": wall_seconds,
             "robustness_seconds": robustness[0]["seconds"] if robustness else None,
+            "robustness_skipped": skipped_suite,  # asked not to evaluate the suite (a tweak's --no-robustness)
             # The BatchNorm adaptation after the suite (mnist_lab.core.adaptation); None without BatchNorm.
             "adaptation_seconds": robustness[0]["adaptation"].get("seconds") if robustness else None,
             "resumed_from_epoch": resumed_from,

@@ -17,6 +17,7 @@ from mnist_lab.core.config import TrainConfig
 from mnist_lab.core.data import fetch_mnist, make_splits, test_indices
 from mnist_lab.core.files import project_relative
 from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.provenance import machine_label
 from mnist_lab.core.run_dir import load_run
 from mnist_lab.orchestration import plots
 from mnist_lab.orchestration.placement import is_protocol, run_dir_for, tweaks
@@ -106,7 +107,7 @@ def test_metrics(result) -> None:
         f"{m['epochs_run']} epoch{'s' if m['epochs_run'] != 1 else ''}, best {m.get('monitor', 'val_loss')} "
         f"at epoch {m['best_epoch']}; "
         f"{m['training_seconds'] / 60:.1f} min of training at {m['images_per_second']:.0f} images/s "
-        f"on {m['environment']['device']}.\n\nPer class: {per_class}"
+        f"on {machine_label(m['environment'])}.\n\nPer class: {per_class}"
     )
 
 

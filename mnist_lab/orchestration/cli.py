@@ -47,13 +47,22 @@ def cmd_train(args) -> int:
     config = resolve_config(args.stage, "full", **overrides)  # the stage's protocol, then the options
     # The protocol reads (or trains) reports/STAGE; a tweak goes to runs/STAGE-HASH, never into reports/.
     out_dir = run_dir_for(config, "full", reports_root("full") / config.stage, args.out)
+    if args.no_robustness and out_dir == reports_root("full") / config.stage:
+        raise ConfigError(
+            f"the protocol run of {config.stage} in reports/ keeps its robustness results: --no-robustness is "
+            "for a tweak (a run under runs/); drop the flag or change a setting"
+        )
+    if args.data is not None:
+        from mnist_lab.core.data import fetch_mnist
+
+        fetch_mnist(args.data)  # a bad file is one line now, before the backend loads or a run folder exists
     check_writable(out_dir)  # every argument checked before TensorFlow is imported or data is loaded
     args.resume_hint = f"finished epochs are kept in {out_dir}/.partial; run the same command again to resume"
 
     from mnist_lab.core.train import run_stage  # imports TensorFlow: only once the arguments are good
 
     print(f"training stage {config.stage!r} into {out_dir} (config: {json.dumps(config.to_dict())})")
-    result = run_stage(config, out_dir, data_path=args.data, reuse=not args.retrain)
+    result = run_stage(config, out_dir, data_path=args.data, reuse=not args.retrain, robustness=not args.no_robustness)
     metrics = result.metrics
     print(
         f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
@@ -62,6 +71,10 @@ def cmd_train(args) -> int:
     )
     files = [name for name in RUN_FILES if (out_dir / name).is_file()]
     print(f"results: {out_dir}/ ({', '.join(files)})")
+    from mnist_lab.orchestration.verify import check_run
+
+    # The run against its stage's committed seeds, or one line saying why it cannot be compared.
+    print("\n".join(check_run(result).lines))
     return 0
 
 
@@ -79,18 +92,18 @@ def cmd_notebook(args) -> int:
 def cmd_sweep(args) -> int:
     from mnist_lab.orchestration.profiles import check_profile
     from mnist_lab.orchestration.sweep import (
-        SWEEP_ORDER,
         arm_name,
         check_ablation,
         current_backend,
         parse_arm,
         parse_seeds,
-        plan_runs,
+        plan_jobs,
         run_sweep,
+        sweep_order,
     )
 
     check_ablation(args.ablation)
-    stages = args.stage or list(SWEEP_ORDER)
+    stages = args.stage or sweep_order()
     arms = [parse_arm(stage, args.ablation) for stage in stages]  # every name checked before anything runs
     check_profile(args.profile)
     seeds = parse_seeds(args.seeds)
@@ -102,8 +115,13 @@ def cmd_sweep(args) -> int:
         raise ConfigError(f"--threads must be an integer >= 1 (CPU threads per run), got {args.threads}")
     if args.engine != "ray" and (args.address or args.runs_per_gpu):
         raise ConfigError("--address and --runs-per-gpu are Ray's: add --engine ray")
-    if args.plan:  # the runs in training order, as ARM@SEED
-        print(" ".join(f"{arm_name(stage, ablation)}@{seed}" for stage, ablation, seed in plan_runs(arms, seeds)))
+    if args.plan:  # the runs in training order, as ARM@SEED, then which of them a sweep would skip
+        names = [arm_name(stage, ablation) for stage, ablation in arms]
+        plan = plan_jobs(names, seeds, args.profile, reports_root(args.profile), precision=args.precision)
+        print(" ".join(f"{arm_name(job.stage, job.ablation)}@{job.seed}" for job in plan))
+        done = [f"{arm_name(job.stage, job.ablation)}@{job.seed}" for job in plan if job.finished()]
+        skipped = f"; finished already: {' '.join(done)}" if done else ""
+        print(f"to train: {len(plan) - len(done)} of {len(plan)}{skipped}")
         return 0
     on_finished = None
     if args.pack is not None:
@@ -236,6 +254,16 @@ def cmd_verify(args) -> int:
 
 
 def cmd_robustness(args) -> int:
+    run_dir = Path(args.run_dir)
+    # Said before the backend loads (tens of seconds): a folder that is no run, or one with neither
+    # a model nor results, cannot be evaluated.
+    if not (run_dir / "metrics.json").is_file() or not (run_dir / "config.json").is_file():
+        raise ConfigError(f"{run_dir} holds no finished run (no metrics.json or config.json): train it first")
+    if not (run_dir / "model.keras").is_file() and (args.force or not (run_dir / "robustness.json").is_file()):
+        raise ConfigError(
+            f"{run_dir} has no model.keras to evaluate (seed runs keep theirs only on the machine that "
+            "trained them): retrain it, or restore the model (mnist-lab models)"
+        )
     from mnist_lab.core.robustness import SUITE_VERSION, corruption_names, evaluate_run, read_results
 
     before = read_results(args.run_dir)
@@ -302,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--data", help="MNIST path, as for `mnist-lab data --path`")
     train.add_argument(
+        "--no-robustness",
+        action="store_true",
+        help="a tweak only: skip the robustness suite and the BatchNorm adaptation after training "
+        "(minutes on a CPU); the run records that it skipped them",
+    )
+    train.add_argument(
         "--retrain",
         action="store_true",
         help="train even if DIR holds a finished run with the same config and training code",
@@ -328,7 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--ablation", help="constant_lr: the stage without ReduceLROnPlateau, under reports/ablation/ (default: none)"
     )
-    sweep.add_argument("--plan", action="store_true", help="only print the runs, as ARM@SEED, in training order")
+    sweep.add_argument(
+        "--plan",
+        action="store_true",
+        help="only print the runs, as ARM@SEED, in training order, and which are finished already",
+    )
     sweep.add_argument(
         "--jobs",
         type=int,

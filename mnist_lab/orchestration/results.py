@@ -119,7 +119,15 @@ def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict
         f"{r['train_images']:,} | {r['device']} | {r['backend']} |"
         for r in rows
     ]
-    return "\n".join([header, *lines])
+    note = []
+    if len({r["device"] for r in rows}) > 1 or any(r["device"].startswith("CPU model not recorded") for r in rows):
+        note = [
+            "",
+            "Training times compare only between rows of one machine (the hardware column): a CPU whose "
+            "model is not recorded ran before the model was recorded, and two such rows may come from "
+            "different machines.",
+        ]
+    return "\n".join([header, *lines, *note])
 
 
 def _seed_cell(seeds: dict[str, dict] | None, stage: str) -> str:
@@ -364,11 +372,10 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     rows = seed_rows(all_stage_seeds(reports_dir, "full"))
     others = {label: seed_rows(band_runs) for label, band_runs in other_bands(reports_dir, "full").items()}
     parts = [
-        "**The seed's claims, checked**: one verdict column per band of runs (a Keras backend's runs are never "
-        "pooled with another's), with the effect and, in parentheses, its 95% interval: these seeds rule out "
-        "anything outside it. *Needed*: the seeds that would detect the observed effect with 80% power. The "
-        f"whole evidence: [{link_prefix}README.md]({link_prefix}README.md); the reasoning: "
-        "[docs/findings.md](docs/findings.md).",
+        "**The seed's claims, checked**: a verdict column per band of runs (bands are never pooled): the effect "
+        "and its 95% interval, outside which these seeds rule it out. *Needed*: the seeds that would detect "
+        f"the observed effect with 80% power. Evidence: [{link_prefix}README.md]({link_prefix}README.md); "
+        "reasoning: [docs/findings.md](docs/findings.md).",
         "",
         *claims_markdown(reports_dir, "full", evidence=False),
         "**Every stage** (parameters, epochs, training time and hardware: "

@@ -211,13 +211,15 @@ def _seeds(row: dict) -> str:
     return "1 seed" if row["n"] == 1 else f"mean of {row['n']} seeds"
 
 
-def summary_line(stage: str, row: dict, adapted: dict | None = None) -> str:
+def summary_line(stage: str, row: dict, adapted: dict | None = None, short: bool = False) -> str:
     """One line per stage: clean accuracy beside the mean over the 15 corruptions, and, for a
-    BatchNorm stage with adaptation results (adaptation_rows), the mean with adapted statistics."""
+    BatchNorm stage with adaptation results (adaptation_rows), the mean with adapted statistics.
+    `short`: 'clean' and 'corrupted', for the READMEs, whose lead line says what they count."""
     low, high = max(row["low"], 0.0), min(row["high"], 1.0)  # few seeds: the t interval can overrun 0-100%
     interval = f"; 95% interval {100 * low:.2f}-{100 * high:.2f}%" if row["n"] > 1 else ""
+    clean, corrupted = ("clean", "corrupted") if short else ("clean test", "mean over the 15 corruptions")
     line = (
-        f"- `{stage}`: clean test {100 * row['clean']:.2f}%, mean over the 15 corruptions "
+        f"- `{stage}`: {clean} {100 * row['clean']:.2f}%, {corrupted} "
         f"{100 * row['mean_corruption']:.2f}% ({_seeds(row)}{interval})"
     )
     if adapted is not None:
@@ -332,9 +334,9 @@ def readme_lines(reports_dir, profile: str = "full") -> list[str]:
     sizes = SMALL_SIZES if any(row["small"] for row in rows.values()) else SIZES
     digits = max(row["test_digits"] for row in rows.values())
     return [
-        "**Robustness** (MNIST-C's 15 corruptions, the robustness notebook): clean test accuracy (on the "
-        f"{digits:,} test digits) beside the mean over the corruptions (each on a stratified "
-        f"{sizes['corruption']:,} of them); *adapted*: with BatchNorm statistics from each corrupted set.",
+        f"**Robustness** (MNIST-C): *clean*: accuracy on the {digits:,} test digits; *corrupted*: the mean over "
+        f"the 15 corruptions, each on a stratified {sizes['corruption']:,} of them; *adapted*: with BatchNorm "
+        "statistics from each corrupted set.",
         "",
-        *(summary_line(stage, row, adapted.get(stage)) for stage, row in rows.items()),
+        *(summary_line(stage, row, adapted.get(stage), short=True) for stage, row in rows.items()),
     ]

@@ -28,7 +28,7 @@ from mnist_lab.core.config import ConfigError
 from mnist_lab.core.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable
-from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root
+from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root, resolve_config
 from mnist_lab.orchestration.results import update_readme, write_reports_readme
 from mnist_lab.orchestration.selection import BASE_STAGE, SELECTION_DIR
 from mnist_lab.orchestration.sweep import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
@@ -59,9 +59,13 @@ def find_notebooks(folder=None) -> dict[str, str]:
         found[name] = subject
     missing = [stage for stage in STAGES if stage not in found.values()]
     if missing:
+        parent = STAGES[missing[0]].parent
+        # The doc's advice: start from the parent's notebook, the stage it changes one ingredient of.
+        source = next((f"notebooks/{name}.py" for name, stage in found.items() if stage == parent), None)
         raise ConfigError(
-            f"stage {', '.join(missing)} has no notebook: copy the closest stage's (e.g. notebooks/04_cnn_bn.py) to "
-            f"notebooks/NN_{missing[0]}.py under a free number below 90, set its stage, then `make sync` "
+            f"stage {', '.join(missing)} has no notebook: copy "
+            + (f"its parent's ({source})" if source else "the closest stage's")
+            + f" to notebooks/NN_{missing[0]}.py under a free number below 90, set its stage, then `make sync` "
             "(docs/adding-a-stage.md)"
         )
     return found
@@ -219,6 +223,28 @@ def _show_papermill_log() -> None:
         logger.propagate = False
 
 
+def training_cost(stage: str, profile: str, reports: Path, run_dir: Path) -> str | None:
+    """One line said before a stage's notebook trains it (None when it reuses a finished run): its
+    budget, and what that took for its parent's run here, on the machine that run records."""
+    from mnist_lab.core.provenance import machine_label, trained_in
+    from mnist_lab.core.train import load_finished  # imports the backend: only for a stage notebook
+
+    config = resolve_config(stage, profile)
+    if load_finished(config, run_dir) is not None:
+        return None
+    line = f"== {stage}: no finished run of this config: the notebook trains it now, up to {config.epochs} epochs"
+    parent = STAGES[stage].parent
+    if parent is None or not (reports / parent / "metrics.json").is_file():
+        return line + " (no parent run to estimate the time from)"
+    metrics = read_json(reports / parent / "metrics.json")
+    minutes = metrics["training_seconds"] / metrics["epochs_run"] / 60
+    machines = " + ".join(dict.fromkeys(machine_label(env) for env in trained_in(metrics)))
+    return (
+        line + f": about {minutes * config.epochs:.0f} min if an epoch costs what one of its parent {parent}'s "
+        f"did ({minutes:.1f} min on {machines}); a stopped run resumes from its last epoch"
+    )
+
+
 def run_notebook(name: str, profile: str = "full", reports=None, log_output: bool = True, force: bool = False) -> Path:
     """Execute notebook `name` into its report folder (see the module's docstring).
 
@@ -271,6 +297,10 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
         source.unlink()
         raise
     print(f"== {name}: executing", flush=True)
+    if folder in STAGES:
+        cost = training_cost(folder, profile, reports, staging)
+        if cost:
+            print(cost, flush=True)
     _PUBLISHED_AS[:] = _renames(staging, final_dir)
     if log_output:
         _show_papermill_log()

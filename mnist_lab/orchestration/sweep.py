@@ -67,6 +67,12 @@ ENSEMBLE_MIN_SEEDS = {profile: 1 + len(seeds) for profile, seeds in SWEEP_SEEDS.
 SWEEP_ORDER = ("cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long", "dnn", "cnn")
 
 
+def sweep_order() -> list[str]:
+    """Every stage, in the order a sweep without --stage trains them: SWEEP_ORDER's first, then any
+    stage added since (models.STAGES), in the order it was added."""
+    return list(SWEEP_ORDER) + [name for name in STAGES if name not in SWEEP_ORDER]
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0-4' -> [0, 1, 2, 3, 4]; '0,3,7' and '0-2,9' work too."""
     seeds = []
@@ -266,6 +272,20 @@ class RunJob:
         return train_one(self)
 
 
+def plan_jobs(
+    stages, seeds, profile: str, reports, *, precision=None, ablation=None, band: str | None = None, env=None
+) -> list[RunJob]:
+    """The sweep's runs in training order (plan_runs), each a RunJob with the folder it lands in
+    (the band's: this machine's unless given)."""
+    band = band or current_band()
+    jobs = []
+    for stage, arm_ablation, seed in plan_runs([parse_arm(stage, ablation) for stage in stages], seeds):
+        job = RunJob(stage, seed, profile, precision, arm_ablation, str(reports), "", dict(env or {}))
+        out = seed_run_dir(reports, stage, seed, job.config().precision, arm_ablation, band)
+        jobs.append(dataclasses.replace(job, out=str(out)))
+    return jobs
+
+
 def run_sweep(
     stages,
     seeds,
@@ -300,11 +320,12 @@ def run_sweep(
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be an integer >= 1 (CPU threads per run), got {threads!r}")
     reports = Path(reports or reports_root(profile))
-    plan = plan_runs([parse_arm(stage, ablation) for stage in stages], seeds)
     backend, started = current_backend(), time.monotonic()
     env = run_environment(jobs, threads, backend)
     # The band the runs join: the executor's kind of device where it says (Ray), else this machine's.
     band = current_band(getattr(executor, "gpu", None))
+    plan = plan_jobs(stages, seeds, profile, reports, precision=precision, ablation=ablation, band=band, env=env)
+    plan = [dataclasses.replace(job, verbose=verbose) for job in plan]
     logs = jobs > 1 and executor is None  # runs in fresh local processes: each writes its own log
     # Several GPUs here and local processes: each run is given one (Ray places its tasks itself).
     gpus = visible_gpus() if logs else []
@@ -319,15 +340,13 @@ def run_sweep(
 
     finished: dict[tuple[str, str | None, int], Run] = {}
     waiting, running = list(plan), {}
+    plan = [(job.stage, job.ablation, job.seed) for job in plan]
     with executor or local_executor(jobs) as pool:
         try:
             while waiting and in_budget() or running:
                 while waiting and len(running) < jobs and in_budget():
-                    stage, arm_ablation, seed = key = waiting.pop(0)
-                    job = RunJob(stage, seed, profile, precision, arm_ablation, str(reports), "", env, verbose=verbose)
-                    job = dataclasses.replace(
-                        job, out=str(seed_run_dir(reports, stage, seed, job.config().precision, arm_ablation, band))
-                    )
+                    job = waiting.pop(0)
+                    stage, arm_ablation, seed = key = job.stage, job.ablation, job.seed
                     if logs:
                         name = f"{arm_name(stage, arm_ablation).replace('/', '-')}-seed_{seed}.log"
                         job = dataclasses.replace(job, log=str(log_dir / name))
@@ -358,7 +377,7 @@ def run_sweep(
     if waiting:
         print(
             f"== sweep: the budget of {budget_seconds:.0f} s is spent; not started: "
-            + ", ".join(f"{arm_name(stage, name)} seed {seed}" for stage, name, seed in waiting)
+            + ", ".join(f"{arm_name(job.stage, job.ablation)} seed {job.seed}" for job in waiting)
         )
     return [finished[key] for key in plan if key in finished]
 
