@@ -129,3 +129,10 @@ def test_spread_across_seeds_is_judged_on_the_ratio_of_variances():
     assert claims._spread({"a": steady, "b": wild}, "a", "b").verdict == claims.CONTRADICTED
     assert claims._spread({"a": steady, "b": steady}, "a", "b").verdict == claims.NOT_DETECTABLE
     assert claims._spread({"a": steady[:1], "b": wild}, "a", "b").verdict == claims.NOT_TESTABLE
+
+
+def test_an_interval_end_near_zero_keeps_its_side():
+    from mnist_lab.orchestration.claims import _signed
+
+    assert _signed(-0.0004, 2) == "-0.0004" and _signed(0.003, 2) == "+0.003"  # never "-0.00" or "+0.00"
+    assert _signed(0.0, 2) == "+0.00" and _signed(-1.236, 2) == "-1.24"

@@ -212,7 +212,22 @@ def test_a_damaged_run_file_is_one_line_and_exit_2(tmp_path, capsys, damage, wha
     assert main(["verify", str(run)]) == 2  # never verify's 1, "outside the band"
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and f"{run / 'metrics.json'} is damaged" in error and what in error
-    assert "git checkout --" in error and f"delete {run}" in error
+    assert "git checkout" not in error and f"delete {run} to train the run again" in error  # git has no copy
+
+
+def test_a_damaged_committed_file_is_restored_from_git_and_named_where_it_is_published(tmp_path):
+    from conftest import fake_run
+
+    from mnist_lab.core.files import PROJECT_ROOT
+    from mnist_lab.core.run_dir import DamagedRun
+    from mnist_lab.orchestration.runner import run_notebook
+
+    committed = DamagedRun(PROJECT_ROOT / "reports" / "dnn" / "metrics.json", "not JSON")
+    assert "restore it with `git checkout -- reports/dnn/metrics.json`, or delete reports/dnn" in str(committed)
+    run = fake_run(tmp_path / "dnn", "dnn", 0.98, 200)
+    (run / "metrics.json").write_text('{"broken')
+    with pytest.raises(DamagedRun, match=f"^{run / 'metrics.json'} is damaged"):  # not the staging copy's
+        run_notebook("01_dnn", "quick", reports=tmp_path)
 
 
 def test_damaged_probabilities_name_the_file(tmp_path):

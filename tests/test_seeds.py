@@ -58,6 +58,22 @@ def test_variance_ratio_interval_on_worked_numbers():
     assert np.isnan(variance_ratio_interval([1, 2], [2, 2])[0])  # a ratio of 0 has no logarithm to judge
 
 
+def test_a_mean_of_identical_seeds_has_no_spread_and_no_warning():
+    import warnings
+
+    from mnist_lab.orchestration.stats import mean_interval
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's t interval with a zero scale warns and gives nan
+        assert mean_interval([0.9, 0.9, 0.9]) == (0.9, 0.9)
+        difference, low, high = difference_interval([0.9, 0.9, 0.9], [0.91, 0.92, 0.93])
+    assert difference == pytest.approx(0.02)  # Welch with one variance 0: the other side's t interval
+    after_low, after_high = mean_interval([0.91, 0.92, 0.93])
+    assert (low, high) == (pytest.approx(after_low - 0.9), pytest.approx(after_high - 0.9))
+    low, high = mean_interval([0.9, 0.91])
+    assert low < 0.9 and high > 0.91
+
+
 def test_probability_of_superiority_counts_ties_half():
     # Pairs (after, before): 2>1, 2=2, 3>1, 3>2 -> (1 + 0.5 + 1 + 1) / 4.
     assert probability_of_superiority([1, 2], [2, 3]) == 0.875

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_lab.core.config import ConfigError, TrainConfig
-from mnist_lab.core.files import atomic_path, read_json
+from mnist_lab.core.files import atomic_path, project_relative, read_json
 
 REQUIRED_FILES = ("config.json", "history.json", "metrics.json")
 PROBABILITIES = "test_probabilities.npz"
@@ -69,10 +69,26 @@ class DamagedRun(ConfigError):
     """A run file that cannot be read as what it should hold: one line naming it, and the way out."""
 
     def __init__(self, path: Path, what: str):
-        super().__init__(
-            f"{path} is damaged ({what}): restore it with `git checkout -- {path}` if it is committed, "
-            f"or delete {Path(path).parent} to train the run again"
+        shown = project_relative(path)
+        restore = f"restore it with `git checkout -- {shown}`, or " if _tracked(Path(path)) else ""
+        super().__init__(f"{shown} is damaged ({what}): {restore}delete {Path(shown).parent} to train the run again")
+
+
+def _tracked(path: Path) -> bool:
+    """Whether git tracks `path` (a committed run's file): only then can `git checkout` restore it."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            timeout=20,
+            check=False,
         )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listed.returncode == 0
 
 
 # What every finished run's files hold at the least (older runs hold more, never less).

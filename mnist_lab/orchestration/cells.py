@@ -456,9 +456,10 @@ def robustness_steps(found: dict) -> None:
         )
 
 
-def robustness_adaptation(found: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
+def robustness_adaptation(found: dict, profile: str, reports_dir=None, out_dir=None) -> None:
     """The BatchNorm stages with each set's own BatchNorm statistics beside the trained ones: per
-    corruption, the seed-42 run image by image (McNemar), and the gain over seeds."""
+    corruption, the seed-42 run image by image (McNemar), and the gain over seeds. Returns nothing:
+    the cell ends the notebook, and a returned dict would print as its last output."""
     from mnist_lab.core.robustness import corruption_names
     from mnist_lab.orchestration.robustness_results import (
         adaptation_line,
@@ -473,7 +474,7 @@ def robustness_adaptation(found: dict, profile: str, reports_dir=None, out_dir=N
     none = without_batchnorm(found)
     if not rows:
         _markdown("No BatchNorm stage has adaptation results yet: `mnist-lab robustness reports/STAGE` adds them.")
-        return rows
+        return
     parts = [adaptation_table(rows), "", *(adaptation_line(stage, row) for stage, row in rows.items())]
     if none:
         parts += ["", f"No BatchNorm layer to adapt, so no adapted figure: {', '.join(f'`{s}`' for s in none)}."]
@@ -492,4 +493,3 @@ def robustness_adaptation(found: dict, profile: str, reports_dir=None, out_dir=N
                 ]
             )
         )
-    return rows

@@ -212,19 +212,29 @@ def _step(runs, before, after, measure, direction, unit, what):
     return _difference(a, b, direction, unit, described)
 
 
+def _signed(value: float, digits: int) -> str:
+    """`value` with its sign at `digits` decimals, or more where rounding would print a nonzero end
+    of an interval as -0.00 or +0.00: which side of 0 it lies on is what its verdict turns on."""
+    text = f"{value:+.{digits}f}"
+    while value != 0 and float(text) == 0 and digits < 6:
+        digits += 1
+        text = f"{value:+.{digits}f}"
+    return text
+
+
 def _difference(a, b, direction, unit, described, points=""):
     """after minus before, judged by Welch's interval, as a Finding; `described` leads its evidence."""
     effect = between(a, b)
     if math.isnan(effect.low):  # neither side varies: a difference, but no interval to judge it by
         return Finding(NOT_TESTABLE, f"{described} {effect.estimate:+.{unit}f}{points} ({_no_spread(effect.n)})")
-    interval = f"{effect.low:+.{unit}f} to {effect.high:+.{unit}f}"
+    interval = f"{_signed(effect.low, unit)} to {_signed(effect.high, unit)}"
     return _finding(
         judge(effect, direction),
         f"{described} {effect.estimate:+.{unit}f}{points} (95% interval {interval}; "
         f"{effect.n[0]} and {effect.n[1]} seeds)",
         f"{effect.estimate:+.{unit}f}{points} ({interval})",
         f"{effect.n[0]} and {effect.n[1]} seeds",
-        f"a difference below {effect.low:+.{unit}f} or above {effect.high:+.{unit}f}{points}",
+        f"a difference below {_signed(effect.low, unit)} or above {_signed(effect.high, unit)}{points}",
         lambda: seeds_text(seeds_for_difference(a, b), "seeds a side would detect it"),
         direction * effect.estimate > 0,
     )
@@ -345,14 +355,14 @@ def _early_stopping(evidence):
             NOT_TESTABLE,
             f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points ({_no_spread(effect.n)})",
         )
-    interval = f"{effect.low:+.3f} to {effect.high:+.3f}"
+    interval = f"{_signed(effect.low, 3)} to {_signed(effect.high, 3)}"
     return _finding(
         judge(effect, +1),
         f"{text}; restored minus last-epoch test accuracy {effect.estimate:+.3f} points (95% interval "
         f"{interval}; {effect.n[0]} runs that record both)",
         f"{effect.estimate:+.3f} points ({interval})",
         f"{effect.n[0]} runs",
-        f"a gain below {effect.low:+.3f} or above {effect.high:+.3f} points",
+        f"a gain below {_signed(effect.low, 3)} or above {_signed(effect.high, 3)} points",
         lambda: seeds_text(seeds_for_mean(gains), "runs would detect it"),
         effect.estimate > 0,
     )

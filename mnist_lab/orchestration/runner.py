@@ -27,7 +27,7 @@ from pathlib import Path
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.core.models import STAGES, previous_stage
-from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable
+from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable, load_run
 from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root, resolve_config
 from mnist_lab.orchestration.results import update_readme, write_reports_readme
 from mnist_lab.orchestration.selection import BASE_STAGE, SELECTION_DIR
@@ -279,6 +279,8 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
     staging = reports / ".staging" / folder
     parameters = notebook_parameters(name, profile, reports, staging)
 
+    if folder in STAGES and (final_dir / "metrics.json").is_file():
+        load_run(final_dir)  # a damaged run file: one line naming it here, before the kernel starts
     staging.mkdir(parents=True, exist_ok=True)
     for stale in staging.glob("*.ipynb"):  # a previous attempt's notebook; keep .partial/ to resume
         stale.unlink()

@@ -65,7 +65,7 @@ def mean_interval(values, confidence: float = 0.95) -> tuple[float, float]:
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+    if len(values) < 2 or np.ptp(values) == 0:  # one value, or identical ones: no spread, the interval is the mean
         return float(values.mean()), float(values.mean())
     low, high = stats.t.interval(confidence, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
     return float(low), float(high)
@@ -80,8 +80,14 @@ def difference_interval(before, after, confidence: float = 0.95) -> tuple[float,
     difference = float(after.mean() - before.mean())
     if min(len(before), len(after)) < 2:
         return difference, float("nan"), float("nan")
-    if np.var(before) == 0 and np.var(after) == 0:  # identical runs: no spread to test against
+    if np.ptp(before) == 0 and np.ptp(after) == 0:  # identical runs: no spread to test against
         return difference, difference, difference
+    if np.ptp(before) == 0 or np.ptp(after) == 0:
+        # One side without spread: Welch's interval rests on the other side's alone (df = its n - 1).
+        # Written out because scipy's moments warn of "catastrophic cancellation" on such a sample.
+        spread = after if np.ptp(before) == 0 else before
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(spread) - 1) * stats.sem(spread))
+        return difference, difference - half, difference + half
     interval = stats.ttest_ind(after, before, equal_var=False).confidence_interval(confidence)
     return difference, float(interval.low), float(interval.high)
 
