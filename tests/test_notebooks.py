@@ -361,3 +361,21 @@ def test_a_rerender_of_the_same_content_changes_no_byte(tmp_path):
     for path in (first, second):
         publishable(path, tmp_path / "staging", tmp_path / "final")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_console_log_of_a_notebook_is_plain_text_with_repository_paths():
+    import logging
+
+    from mnist_lab.core.files import PROJECT_ROOT
+    from mnist_lab.orchestration.runner import _shown
+
+    text = (
+        "\x1b[1m Total params: \x1b[0m\x1b[38;5;34m669,706\x1b[0m (2.55 MB)\n"
+        "<Figure size 1100x380 with 2 Axes>\n<IPython.core.display.Markdown object>\n"
+        f"reusing the finished run in {PROJECT_ROOT}/reports/dnn\n"
+    )
+    record = logging.LogRecord("papermill", logging.INFO, __file__, 1, text, (), None)
+    assert _shown(record)
+    assert record.getMessage() == " Total params: 669,706 (2.55 MB)\nreusing the finished run in reports/dnn\n"
+    only_figures = logging.LogRecord("papermill", logging.INFO, __file__, 1, "<Figure size 5x5 with 1 Axes>", (), None)
+    assert not _shown(only_figures)

@@ -27,13 +27,17 @@ def learning_curves(history: list[dict], title: str = "", monitor: str = "val_lo
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "s-", label=f"validation {label}")
         for epoch in cuts if len(cuts) <= 5 else []:
             ax.axvline(epoch + 0.5, color="grey", linestyle=":", linewidth=1)
+            # x in epochs, y in the axes' height, so the label stays inside the plot; where the curves
+            # leave room late in training: the top for a falling loss, the bottom for a rising accuracy.
+            y, va = (0.97, "top") if key == "loss" else (0.03, "bottom")
             ax.text(
                 epoch + 0.55,
-                ax.get_ylim()[1],
+                y,
                 f"lr {history[epoch]['learning_rate']:.1e}",  # history[epoch]: the epoch after the cut
+                transform=ax.get_xaxis_transform(),
                 fontsize=7,
                 color="grey",
-                va="top",
+                va=va,
             )
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
@@ -322,8 +326,18 @@ def mean_corruption_error(rows: dict[str, dict]):
                 color="black",
                 capsize=3,
             )
-    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
-    ax.set_ylim(0, 1.4 * max(corrupted))  # room above the tallest bar for its label and the legend
+    for bar in bars:  # each value at its bar's foot, clear of the error bar around its top
+        height, tall = bar.get_height(), bar.get_height() > 0.1 * max(corrupted)
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            0.01 * max(corrupted) if tall else height,
+            f"{height:.1f}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="white" if tall else "black",
+        )
+    ax.set_ylim(0, 1.4 * max(corrupted))  # room above the tallest bar and its error bar for the legend
     ax.set_xticks(x, [f"{stage}\n({row['n']} seed{'s' if row['n'] > 1 else ''})" for stage, row in rows.items()])
     ax.tick_params(axis="x", labelsize=8)
     ax.set_ylabel("test error (%)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -195,14 +196,21 @@ def _renames(staging: Path, final_dir: Path) -> list[tuple[str, str]]:
     ]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_DISPLAY_REPR = re.compile(r"<(Figure size \d+x\d+ with \d+ Axes|IPython\.core\.display\.\w+ object)>")
+
+
 def _shown(record: logging.LogRecord) -> bool:
     """A papermill log record worth printing, without TensorFlow's start-up notices (quiet.clean)
     and naming the staging folder as the folder it is published to."""
     from mnist_lab.orchestration.quiet import clean
 
-    message = clean(record.getMessage())
+    message = _ANSI.sub("", clean(record.getMessage()))  # Keras' summaries colour a terminal, not a log
+    # The reprs of what a cell displays (figures, Markdown): the report shows them, the console cannot.
+    message = "".join(line for line in message.splitlines(keepends=True) if not _DISPLAY_REPR.match(line.strip()))
     for old, new in _PUBLISHED_AS:
         message = message.replace(old, new)
+    message = message.replace(f"{PROJECT_ROOT}/", "")  # paths as a reader of the repository names them
     if not message.strip() or message.startswith(
         ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")
     ):
@@ -273,7 +281,7 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
     inputs_path = final_dir / f"{name}.inputs.json"
     if not force and report.is_file() and inputs_path.is_file() and read_json(inputs_path) == inputs:
         report.touch()  # tell make it is current
-        print(f"== {name}: up to date ({report}; inputs unchanged)", flush=True)
+        print(f"== {name}: up to date ({project_relative(report)}; inputs unchanged)", flush=True)
         return final_dir
     notebook = read_notebook(name)  # only now: jupytext and nbformat take seconds to import
     staging = reports / ".staging" / folder
@@ -347,7 +355,7 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
         if profile == "full" and reports.resolve() == reports_root("full").resolve():
             update_readme(PROJECT_ROOT / "README.md", reports)  # the repository's own results only
     (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
-    print(f"== {name}: report in {final_dir}", flush=True)
+    print(f"== {name}: report in {project_relative(final_dir)}", flush=True)
     return final_dir
 
 
