@@ -27,7 +27,7 @@ import numpy as np
 from mnist_lab.core.config import ConfigError, TrainConfig, same_config
 from mnist_lab.core.data import Splits, fetch_mnist, make_splits
 from mnist_lab.core.evaluate import evaluate, predict
-from mnist_lab.core.files import atomic_path, write_json
+from mnist_lab.core.files import atomic_path, project_relative, write_json
 from mnist_lab.core.models import get_stage
 from mnist_lab.core.pipeline import make_dataset, seed_augmentation
 from mnist_lab.core.provenance import environment, run_backend
@@ -284,7 +284,10 @@ def fit(
     checkpoint = Checkpoint(work_dir / CHECKPOINT, identity, early_stopping, reduce_lr)
     done_epochs = checkpoint.load()
     if checkpoint.finished():  # interrupted after the last epoch, before the results were written
-        print(f"the checkpoint in {work_dir} holds all {done_epochs} epochs of this run: evaluating it, no training")
+        print(
+            f"the checkpoint in {project_relative(work_dir)} holds all {done_epochs} epochs of this run: "
+            "evaluating it, no training"
+        )
         checkpoint.set_model(model)
         checkpoint.restore()
         model.set_weights(early_stopping.best_weights or model.get_weights())
@@ -361,7 +364,7 @@ def prepare_work_dir(config: TrainConfig, work_dir: Path) -> None:
         )
     if work_dir.is_dir() and (identity is None or identity["training_version"] != TRAINING_VERSION):
         if identity is not None:
-            print(f"the training code changed since the interrupted run in {work_dir}: starting over")
+            print(f"the training code changed since the interrupted run in {project_relative(work_dir)}: starting over")
         shutil.rmtree(work_dir)  # another version's epochs, or nothing resumable
 
 
@@ -395,7 +398,7 @@ def run_stage(
         finished = load_finished(config, out_dir, evaluate_test) if reuse else None
         if finished is not None:
             print(
-                f"reusing the finished run in {out_dir} (same config and training version; "
+                f"reusing the finished run in {project_relative(out_dir)} (same config and training version; "
                 f"trained {finished.metrics['epochs_run']} epoch{'s' if finished.metrics['epochs_run'] != 1 else ''} "
                 f"in {finished.metrics['training_seconds'] / 60:.1f} min)"
             )
