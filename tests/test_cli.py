@@ -269,3 +269,22 @@ def test_notebook_checks_every_name_before_running_any(capsys, monkeypatch):
     assert ran == [] and "unknown notebook '99_nope'" in capsys.readouterr().err
     assert main(["notebook", "01_dnn", "02_cnn", "--profile", "quick"]) == 0
     assert ran == ["01_dnn", "02_cnn"]  # in the order given, in one process
+
+
+def test_the_command_line_page_names_every_option_of_every_command():
+    """docs/cli.md is where a user reads the commands: an option added to the parser but not
+    to the page is one a user never learns of (the sweep's --engine was, once)."""
+    from pathlib import Path
+
+    from mnist_lab.orchestration.cli import build_parser
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    missing = [
+        f"{name} {option}"
+        for name, parser in commands.items()
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help" and option not in page
+    ]
+    assert not missing, f"docs/cli.md does not mention: {', '.join(missing)}"
