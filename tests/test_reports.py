@@ -163,3 +163,22 @@ def test_runs_on_different_test_digits_are_not_paired(tmp_path):
 def test_the_readme_reads_in_two_minutes():
     words = len((PROJECT_ROOT / "README.md").read_text().split())
     assert words <= 1000, f"README.md has {words} words; keep it at most 1,000 (details go to docs/ or reports/)"
+
+
+def test_the_readme_says_while_the_campaign_is_under_way_and_when_it_is_done():
+    from mnist_lab.orchestration.campaign import SEEDS_WHEN_DONE, campaign_line
+
+    done = dict(SEEDS_WHEN_DONE)
+    assert "complete" in campaign_line(done)
+    under_way = campaign_line({**done, "cnn_bn": 9})
+    assert "interim" in under_way and "`cnn_bn` 9 of 11" in under_way and "`dnn`" not in under_way
+
+
+def test_the_campaign_data_is_the_plan_as_written():
+    """The plan's table ('seeds afterwards') and the data the README reads must not drift apart."""
+    import re
+
+    from mnist_lab.orchestration.campaign import PLAN, SEEDS_WHEN_DONE
+
+    table = re.findall(r"^\| `(\w+)` \| [^|]+ \| (\d+) \|", (PROJECT_ROOT / PLAN).read_text(), re.M)
+    assert {arm: int(n) for arm, n in table} == SEEDS_WHEN_DONE

@@ -10,6 +10,7 @@ from mnist_lab.core.files import atomic_path
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import backend_label, machine_label, trained_in
 from mnist_lab.core.run_dir import Run, learning_rate_cuts, load_run
+from mnist_lab.orchestration.campaign import campaign_line
 from mnist_lab.orchestration.precision_check import PRECISION_CHECK, precision_markdown, precision_result
 from mnist_lab.orchestration.robustness_results import FIGURES as ROBUSTNESS_FIGURES
 from mnist_lab.orchestration.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
@@ -376,6 +377,8 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
         "and its 95% interval, outside which these seeds rule it out. *Needed*: the seeds that would detect "
         f"the observed effect with 80% power. Evidence: [{link_prefix}README.md]({link_prefix}README.md); "
         "reasoning: [docs/findings.md](docs/findings.md).",
+        "",
+        campaign_line({stage: len(row["seeds"]) for stage, row in rows.items()}),
         "",
         *claims_markdown(reports_dir, "full", evidence=False),
         "**Every stage** (parameters, epochs, training time and hardware: "
