@@ -171,7 +171,7 @@ def test_the_readme_says_while_the_campaign_is_under_way_and_when_it_is_done():
     done = dict(SEEDS_WHEN_DONE)
     assert "complete" in campaign_line(done)
     under_way = campaign_line({**done, "cnn_bn": 9})
-    assert "interim" in under_way and "`cnn_bn` 9 of 11" in under_way and "`dnn`" not in under_way
+    assert "interim" in under_way and "`cnn_bn` 9/11" in under_way and "`dnn`" not in under_way
 
 
 def test_the_campaign_data_is_the_plan_as_written():

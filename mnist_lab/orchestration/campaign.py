@@ -11,8 +11,5 @@ def campaign_line(seed_counts: dict[str, int]) -> str:
     short = {arm: n for arm, n in SEEDS_WHEN_DONE.items() if seed_counts.get(arm, 0) < n}
     if not short:
         return f"The seed campaign ([plan]({PLAN})) is complete: every arm has its planned seeds."
-    so_far = ", ".join(f"`{arm}` {seed_counts.get(arm, 0)} of {n}" for arm, n in short.items())
-    return (
-        f"**Seed campaign under way** ([plan]({PLAN})): seeds so far {so_far}. "
-        "Verdicts that rest on these stages are interim until it is done."
-    )
+    so_far = ", ".join(f"`{arm}` {seed_counts.get(arm, 0)}/{n}" for arm, n in short.items())
+    return f"**Seed campaign under way** ([plan]({PLAN})): seeds {so_far}; verdicts resting on them are interim."
