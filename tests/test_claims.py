@@ -136,3 +136,13 @@ def test_an_interval_end_near_zero_keeps_its_side():
 
     assert _signed(-0.0004, 2) == "-0.0004" and _signed(0.003, 2) == "+0.003"  # never "-0.00" or "+0.00"
     assert _signed(0.0, 2) == "+0.00" and _signed(-1.236, 2) == "-1.24"
+
+
+def test_an_undecided_part_reads_as_separate_sentences():
+    """The evidence ends with its interval in parentheses; what follows starts a new sentence."""
+    steady = [run([0.99] * 3, seed=s, test=0.9950 + d) for s, d in enumerate((0, 1e-4, -1e-4, 2e-5, -2e-5))]
+    finding = claims._spread({"a": steady, "b": steady}, "a", "b")
+    assert finding.verdict == claims.NOT_DETECTABLE and finding.ruled_out
+    row = {"claim": 4, "quote": "q", "prediction": "p", "evidence": finding.evidence, "verdict": finding.verdict}
+    table = claims.claims_table([{**row, "finding": finding}])
+    assert "seeds). Observed" in table and ") Observed" not in table.replace("). Observed", "")

@@ -607,7 +607,7 @@ def claims_table(rows: list[dict]) -> str:
     for row in rows:
         finding = row.get("finding")
         extra = (
-            f" Observed {leaning(finding)}. Rules out {finding.ruled_out}; {finding.seeds_needed}."
+            f". Observed {leaning(finding)}. Rules out {finding.ruled_out}; {finding.seeds_needed}."
             if finding and finding.ruled_out
             else ""
         )
