@@ -8,9 +8,10 @@ import time
 import pytest
 from conftest import fake_run
 
+from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES
 from mnist_lab.core.run_dir import FolderLock
-from mnist_lab.orchestration.cli import main
+from mnist_lab.orchestration.cli import build_parser, main
 from mnist_lab.orchestration.profiles import resolve_config
 
 
@@ -274,11 +275,7 @@ def test_notebook_checks_every_name_before_running_any(capsys, monkeypatch):
 def test_the_command_line_page_names_every_option_of_every_command():
     """docs/cli.md is where a user reads the commands: an option added to the parser but not
     to the page is one a user never learns of (the sweep's --engine was, once)."""
-    from pathlib import Path
-
-    from mnist_lab.orchestration.cli import build_parser
-
-    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    page = (PROJECT_ROOT / "docs" / "cli.md").read_text()
     commands = next(a for a in build_parser()._actions if a.dest == "command").choices
     missing = [
         f"{name} {option}"

@@ -3,6 +3,7 @@ README shows them) and the functions that write the reports' tables."""
 
 import json
 import math
+import re
 
 import keras
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import fake_run
 from mnist_lab.core.data import fetch_mnist
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES
+from mnist_lab.orchestration.campaign import PLAN, SEEDS_WHEN_DONE, campaign_line
 from mnist_lab.orchestration.profiles import reports_root
 from mnist_lab.orchestration.results import (
     README_BEGIN,
@@ -166,8 +168,6 @@ def test_the_readme_reads_in_two_minutes():
 
 
 def test_the_readme_says_while_the_campaign_is_under_way_and_when_it_is_done():
-    from mnist_lab.orchestration.campaign import SEEDS_WHEN_DONE, campaign_line
-
     done = dict(SEEDS_WHEN_DONE)
     assert "complete" in campaign_line(done)
     under_way = campaign_line({**done, "cnn_bn": 9})
@@ -176,9 +176,5 @@ def test_the_readme_says_while_the_campaign_is_under_way_and_when_it_is_done():
 
 def test_the_campaign_data_is_the_plan_as_written():
     """The plan's table ('seeds afterwards') and the data the README reads must not drift apart."""
-    import re
-
-    from mnist_lab.orchestration.campaign import PLAN, SEEDS_WHEN_DONE
-
     table = re.findall(r"^\| `(\w+)` \| [^|]+ \| (\d+) \|", (PROJECT_ROOT / PLAN).read_text(), re.M)
     assert {arm: int(n) for arm, n in table} == SEEDS_WHEN_DONE
