@@ -103,7 +103,7 @@ test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)
 nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after an intended change of their output
 	$(BIN)/mnist-lab nbval-refresh
 
-bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput against the machine's matmul peak; bf16 ratio
+bench: $(INSTALLED) ## Sharpness of the augmentation; training throughput against the matmul peak; a whole epoch against its steps (a quarter of an hour on 2 cores)
 	$(BIN)/python benchmarks/augmentation_sharpness.py
 	$(BIN)/python benchmarks/augmentation_throughput.py --full-epoch
 

@@ -8,20 +8,25 @@
     ours_xla    ours, compiled with XLA (jit_compile=True), which Keras leaves off on a CPU-only machine
     ours_jax    the same training under KERAS_BACKEND=jax: NumPy batches, the warp compiled by JAX
 
-and, with --full-epoch, whole epochs of `mnist-lab train` (validation pass, callbacks and
-checkpoint included) in float32 and in mixed_bfloat16: the second epoch of a run, since the
-first also traces the graphs, once per run. Each figure is given as images/s and as a fraction of the
-machine's float32 matmul peak (benchmarks/machine_peak.py), at the FLOPs per training image
-counted from the model.
+and, with --full-epoch, a two-epoch run of `mnist-lab train` (validation pass, callbacks and
+checkpoint included; no test set and no robustness suite, which it does not time) in float32, and
+in mixed_bfloat16 too with --epoch-precisions float32,mixed_bfloat16: the second epoch is the
+figure, since the first also traces the graphs, once per run. That run is timed at every hook
+(epoch_anatomy.Clock), so its whole epoch is also set against its own steps at their steady rate:
+one run at one moment, which a machine whose speed drifts between processes cannot bias. Each
+figure is given as images/s and as a fraction of the machine's float32 matmul peak
+(benchmarks/machine_peak.py), at the FLOPs per training image counted from the model.
 
 Each measurement runs in a fresh process: once ImageDataGenerator's pipeline has trained
 in a process, later training in that process ran 10-40% slower here, so sharing one
 would handicap whichever pipeline runs after it. A measurement trains a fresh cnn_bn
 model for --warmup + --steps steps in one fit call and times only the last --steps
 (tracing and the iterator's start are not timed). The pipelines take turns for --rounds
-rounds, so a machine whose speed drifts affects them alike; medians are reported.
+rounds, so a machine whose speed drifts affects them alike; medians are reported (XLA and
+JAX: the first round only, see ONCE). The seconds each part took are printed, so that the
+bench's own cost stays in sight.
 
-    python benchmarks/augmentation_throughput.py [--steps 60] [--warmup 10] [--rounds 3] [--full-epoch]
+    python benchmarks/augmentation_throughput.py [--steps 40] [--warmup 10] [--rounds 3] [--full-epoch]
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from mnist_lab.core.provenance import cpu, environment  # noqa: E402
 from mnist_lab.core.train import compile_model, set_seeds  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
+from epoch_anatomy import Clock  # noqa: E402
 from machine_peak import SIZE, matmul_peak, training_flops  # noqa: E402
 
 
@@ -101,6 +107,10 @@ def images_per_second(data, config, steps: int, warmup: int, xla: bool = False) 
 
 
 PIPELINES = ("seed", "ours", "no_aug", "seed_arrays", "ours_bf16", "ours_xla", "ours_jax")
+# Measured in the first round only: each runs at a fraction of ours (XLA about a third, JAX about
+# half, on every machine measured so far), a gap that no drift between rounds changes, and each costs
+# two to three other measurements (compilation, slow steps).
+ONCE = ("ours_xla", "ours_jax")
 BACKENDS = {"ours_jax": "jax"}  # the rest run under the default backend (KERAS_BACKEND, else TensorFlow)
 
 
@@ -121,33 +131,46 @@ def measure(name: str, steps: int, warmup: int) -> float:
     return images_per_second(data, config, steps, warmup, xla=name == "ours_xla")
 
 
-def full_epochs(precision: str) -> list[float]:
-    """Training images/s of two whole epochs of `mnist-lab train` (validation pass, callbacks and
-    checkpoint included): the first also traces the graphs, the second is what every later epoch costs."""
+def full_epochs(precision: str) -> tuple[float, float, float]:
+    """Training images/s of a two-epoch run of `mnist-lab train` (validation pass, callbacks and
+    checkpoint included): (the first epoch, which also traces the graphs; the second, what every
+    later epoch costs; the second's steps alone, at their steady rate)."""
     import tempfile
 
     from mnist_lab.core.train import run_stage
 
+    clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
         # Training only: no test set, no robustness suite (minutes of work this figure does not time).
         config = TrainConfig(stage="cnn_bn_aug", epochs=2, precision=precision)
-        run = run_stage(config, tmp, verbose=0, evaluate_test=False, keep_model=False)
-    return [run.metrics["data"]["train"] / record["seconds"] for record in run.history]
+        run = run_stage(config, tmp, verbose=0, evaluate_test=False, keep_model=False, extra_callbacks=[clock])
+    images = run.metrics["data"]["train"]
+    first = clock.marks[1][0][2] - clock.marks[0][0][2]  # from its start to the second's
+    parts = clock.last_epoch()
+    second, steps = parts["whole epoch (to the next one's start)"], parts["steady steps (median step x steps)"]
+    print("; ".join(f"{name} {seconds:.1f} s" for name, seconds in parts.items()))  # the parent shows it
+    return images / first, images / second, images / steps
 
 
 def child_output(*arguments, backend: str | None = None) -> list[str]:
+    """The lines a child printed: its figures are on the last."""
     # Keras picks its backend when first imported: a measurement under another one needs its own environment.
     env = {**os.environ, "KERAS_BACKEND": backend} if backend else None
     done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True, env=env)
-    return done.stdout.strip().splitlines()[-1].split()
+    return done.stdout.strip().splitlines()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60, help="timed training steps per measurement")
+    parser.add_argument("--steps", type=int, default=40, help="timed training steps per measurement")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per pipeline, interleaved")
-    parser.add_argument("--full-epoch", action="store_true", help="also time two whole epochs, float32 and bf16")
+    parser.add_argument("--full-epoch", action="store_true", help="also time a two-epoch run of mnist-lab train")
+    parser.add_argument(
+        "--epoch-precisions",
+        default="float32",
+        help="the precisions --full-epoch times, comma-separated (float32, mixed_bfloat16): one run each",
+    )
     parser.add_argument("--only", help=argparse.SUPPRESS)  # one measurement, in a child process
     args = parser.parse_args()
     if args.only == "peak":
@@ -159,28 +182,41 @@ def main() -> None:
     if args.only:
         print(measure(args.only, args.steps, args.warmup))
         return
+    precisions = [p.strip() for p in args.epoch_precisions.split(",") if p.strip()] if args.full_epoch else []
+    unknown = sorted(set(precisions) - {"float32", "mixed_bfloat16"})
+    if unknown:
+        parser.error(f"--epoch-precisions: unknown {', '.join(unknown)}; use float32 and/or mixed_bfloat16")
 
     env = environment()
     print(
         f"cnn_bn_aug, batch {TrainConfig.batch_size}, {args.rounds} rounds of {args.steps} timed steps "
-        f"after {args.warmup} warm-up, one process per measurement; {env['device']}, "
-        f"TensorFlow {env.get('tensorflow')}, Keras {env['keras']}",
+        f"after {args.warmup} warm-up ({', '.join(ONCE)}: the first round only), one process per measurement; "
+        f"{env['device']}, TensorFlow {env.get('tensorflow')}, Keras {env['keras']}",
         flush=True,
     )
+    started = time.perf_counter()
     rates = {name: [] for name in PIPELINES}
     for round_number in range(1, args.rounds + 1):
-        for name in PIPELINES:
+        for name in PIPELINES if round_number == 1 else [n for n in PIPELINES if n not in ONCE]:
             timing = ("--steps", str(args.steps), "--warmup", str(args.warmup))
-            rates[name].append(float(child_output("--only", name, *timing, backend=BACKENDS.get(name))[0]))
-        print(f"round {round_number}: " + ", ".join(f"{n} {r[-1]:.1f}" for n, r in rates.items()), flush=True)
+            rates[name].append(float(child_output("--only", name, *timing, backend=BACKENDS.get(name))[-1]))
+        print(
+            f"round {round_number} ({time.perf_counter() - started:.0f} s so far): "
+            + ", ".join(f"{n} {r[-1]:.1f}" for n, r in rates.items() if len(r) == round_number),
+            flush=True,
+        )
     median = {name: statistics.median(values) for name, values in rates.items()}
-    if args.full_epoch:
-        for precision in ("float32", "mixed_bfloat16"):
-            first, second = map(float, child_output("--only", f"epoch_{precision}"))
-            median[f"first epoch, {precision}"] = first  # graph tracing included: paid once per run
-            median[f"full epoch, {precision}"] = second
+    own_steps = {}
+    for precision in precisions:
+        *_, parts, figures = child_output("--only", f"epoch_{precision}")
+        first, second, steps = map(float, figures.split())
+        median[f"first epoch, {precision}"] = first  # graph tracing included: paid once per run
+        median[f"whole epoch, {precision}"] = second
+        median[f"its steps alone, {precision}"] = own_steps[precision] = steps
+        elapsed = time.perf_counter() - started
+        print(f"two-epoch run, {precision} ({elapsed:.0f} s so far); its second epoch: {parts}", flush=True)
 
-    fp32_peak, bf16_peak = map(float, child_output("--only", "peak"))
+    fp32_peak, bf16_peak = map(float, child_output("--only", "peak")[-1].split())
     flops = training_flops(STAGES["cnn_bn_aug"]())
     machine = cpu()
     print(f"\nCPU: {machine['model']}; features: {', '.join(machine['features']) or 'none of AVX2/AVX-512'}")
@@ -189,9 +225,9 @@ def main() -> None:
         f"({bf16_peak / fp32_peak:.2f}x)"
     )
     print(f"cnn_bn_aug: {flops / 1e6:.0f} MFLOP per training image (3x the forward pass, counted from its layers)\n")
-    print(f"{'pipeline':>26} | {'images/s':>9} | {'GFLOP/s':>8} | of float32 peak")
+    print(f"{'pipeline':>30} | {'images/s':>9} | {'GFLOP/s':>8} | of float32 peak")
     for name, rate in median.items():
-        print(f"{name:>26} | {rate:9.1f} | {rate * flops / 1e9:8.0f} | {rate * flops / 1e9 / fp32_peak:6.0%}")
+        print(f"{name:>30} | {rate:9.1f} | {rate * flops / 1e9:8.0f} | {rate * flops / 1e9 / fp32_peak:6.0%}")
     print(
         f"\nours / seed: {median['ours'] / median['seed']:.2f}x   "
         f"ours / no_aug: {median['ours'] / median['no_aug']:.2f}x   "
@@ -200,17 +236,22 @@ def main() -> None:
         f"XLA / none (ours): {median['ours_xla'] / median['ours']:.2f}x   "
         f"JAX / TensorFlow (ours): {median['ours_jax'] / median['ours']:.2f}x"
     )
-    if args.full_epoch:
-        ratio = median["full epoch, mixed_bfloat16"] / median["full epoch, float32"]
-        print(f"bf16 / float32, full epoch: {ratio:.2f}x")
-        # An epoch also runs the validation set forward once: a third of a training step per image.
-        validation = round(MNIST_TRAIN_SIZE * TrainConfig.validation_fraction)
-        share = validation / (3 * (MNIST_TRAIN_SIZE - validation))
+    # An epoch also runs the validation set forward once: a third of a training step per image.
+    validation = round(MNIST_TRAIN_SIZE * TrainConfig.validation_fraction)
+    share = validation / (3 * (MNIST_TRAIN_SIZE - validation))
+    for precision in precisions:
+        whole = median[f"whole epoch, {precision}"]
         print(
-            f"full epoch / ours (training steps alone), float32: {median['full epoch, float32'] / median['ours']:.2f}; "
-            f"the validation pass ({validation:,} forward passes) accounts for {1 / (1 + share):.2f}, "
-            f"the rest is the epoch's start, the callbacks and the checkpoint"
+            f"whole epoch / its own steps, {precision}: {whole / own_steps[precision]:.3f} "
+            f"(the validation pass alone, {validation:,} forward passes, allows {1 / (1 + share):.3f}; the rest is "
+            f"the epoch's start, the callbacks and the checkpoint)   "
+            f"whole epoch / the rounds' {'ours' if precision == 'float32' else 'ours_bf16'}: "
+            f"{whole / median['ours' if precision == 'float32' else 'ours_bf16']:.2f}"
         )
+    if {"float32", "mixed_bfloat16"} <= set(precisions):
+        ratio = median["whole epoch, mixed_bfloat16"] / median["whole epoch, float32"]
+        print(f"bf16 / float32, whole epoch: {ratio:.2f}x")
+    print(f"this script: {time.perf_counter() - started:.0f} s")
     if "avx512_bf16" not in machine["features"] and "amx_bf16" not in machine["features"]:
         print("note: this CPU has no AVX512_BF16 or AMX: bfloat16 is emulated here and is not expected to be faster")
 

@@ -60,10 +60,18 @@ class Clock(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._mark("epoch_end")
 
+    def on_train_end(self, logs=None):
+        self._mark("train_end")  # the last epoch's end: after every callback's epoch end, checkpoint included
+
+    def last_epoch(self) -> dict:
+        """anatomy() of the last epoch, which ends where training ends."""
+        last = max(self.marks)
+        return anatomy(self.marks[last], self.marks[last][-1][2])
+
 
 def anatomy(marks: list, next_begin: float) -> dict:
     """Seconds per part of one epoch, from its marks and the time the next epoch (or fit) began."""
-    at = {hook: t for hook, _, t in marks if hook not in ("batch_begin", "batch_end")}
+    at = {hook: t for hook, _, t in marks if hook not in ("batch_begin", "batch_end", "train_end")}
     begins = [t for hook, _, t in marks if hook == "batch_begin"]
     ends = [t for hook, _, t in marks if hook == "batch_end"]
     steps = [end - begin for begin, end in zip(begins, ends, strict=True)]
@@ -108,9 +116,8 @@ def main() -> None:
             verbose=0,
             extra_callbacks=[clock],
         )
-        ended = time.perf_counter()
     last = max(clock.marks)
-    parts = anatomy(clock.marks[last], ended)
+    parts = clock.last_epoch()
     machine = cpu()
     print(f"{args.stage}, epoch {last + 1} of {args.epochs}, {len(splits.x_train):,} training images")
     print(f"CPU: {machine['model']} ({', '.join(machine['features'])}), {os.cpu_count()} cores")
