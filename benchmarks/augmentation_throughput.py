@@ -111,6 +111,8 @@ PIPELINES = ("seed", "ours", "no_aug", "seed_arrays", "ours_bf16", "ours_xla", "
 # half, on every machine measured so far), a gap that no drift between rounds changes, and each costs
 # two to three other measurements (compilation, slow steps).
 ONCE = ("ours_xla", "ours_jax")
+# The precisions --full-epoch can time, each with the rounds' pipeline its whole epoch is set against.
+STEPS_OF_PRECISION = {"float32": "ours", "mixed_bfloat16": "ours_bf16"}
 BACKENDS = {"ours_jax": "jax"}  # the rest run under the default backend (KERAS_BACKEND, else TensorFlow)
 
 
@@ -183,9 +185,9 @@ def main() -> None:
         print(measure(args.only, args.steps, args.warmup))
         return
     precisions = [p.strip() for p in args.epoch_precisions.split(",") if p.strip()] if args.full_epoch else []
-    unknown = sorted(set(precisions) - {"float32", "mixed_bfloat16"})
+    unknown = sorted(set(precisions) - STEPS_OF_PRECISION.keys())
     if unknown:
-        parser.error(f"--epoch-precisions: unknown {', '.join(unknown)}; use float32 and/or mixed_bfloat16")
+        parser.error(f"--epoch-precisions: unknown {', '.join(unknown)}; use {' and/or '.join(STEPS_OF_PRECISION)}")
 
     env = environment()
     print(
@@ -240,15 +242,14 @@ def main() -> None:
     validation = round(MNIST_TRAIN_SIZE * TrainConfig.validation_fraction)
     share = validation / (3 * (MNIST_TRAIN_SIZE - validation))
     for precision in precisions:
-        whole = median[f"whole epoch, {precision}"]
+        whole, rounds = median[f"whole epoch, {precision}"], STEPS_OF_PRECISION[precision]
         print(
             f"whole epoch / its own steps, {precision}: {whole / own_steps[precision]:.3f} "
             f"(the validation pass alone, {validation:,} forward passes, allows {1 / (1 + share):.3f}; the rest is "
             f"the epoch's start, the callbacks and the checkpoint)   "
-            f"whole epoch / the rounds' {'ours' if precision == 'float32' else 'ours_bf16'}: "
-            f"{whole / median['ours' if precision == 'float32' else 'ours_bf16']:.2f}"
+            f"whole epoch / the rounds' {rounds}: {whole / median[rounds]:.2f}"
         )
-    if {"float32", "mixed_bfloat16"} <= set(precisions):
+    if set(STEPS_OF_PRECISION) <= set(precisions):
         ratio = median["whole epoch, mixed_bfloat16"] / median["whole epoch, float32"]
         print(f"bf16 / float32, whole epoch: {ratio:.2f}x")
     print(f"this script: {time.perf_counter() - started:.0f} s")
