@@ -22,7 +22,7 @@ TRAIN_ARGS := --stage $(STAGE) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SUBSET)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Reports: PROFILE=full (the seed's protocol, reports/) or PROFILE=quick (reports-quick/).
-# The profiles' settings live in mnist_lab/orchestration/profiles.py (PROFILES, REPORT_DIRS) and nowhere else.
+# The profiles' settings live in mnist_lab/runs/settings.py (PROFILES, REPORT_DIRS) and nowhere else.
 PROFILE ?= full
 REPORTS_full := reports
 REPORTS_quick := reports-quick
@@ -34,7 +34,7 @@ FORCE ?=
 
 # notebooks/NN_name.py is executed into $(REPORTS)/name/NN_name.ipynb (00_data -> data/, ...), in
 # the order of NN: 00_data, one per stage (01-89), 90_comparison, 91_robustness (the rule is
-# mnist_lab.orchestration.runner.find_notebooks; adding a stage renumbers nothing).
+# mnist_lab.report.runner.find_notebooks; adding a stage renumbers nothing).
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.py)))
 
 .PHONY: help env data stages train seeds campaign select verify lint format sync test test-unit nbval-refresh bench gpu-wheels gpu-rehearsal models clean reproduce reproduce-quick $(NOTEBOOKS)
@@ -131,7 +131,7 @@ reproduce-quick: ## The same notebooks on a small subset, 2 epochs, into reports
 
 # One target per notebook. The runner decides what is stale, by content: the notebook, the
 # package, the run it shows, the stage it is compared with, the seeds and results it reads
-# (mnist_lab.orchestration.runner.fingerprint), so make keeps no dependencies of its own.
+# (mnist_lab.report.runner.fingerprint), so make keeps no dependencies of its own.
 $(NOTEBOOKS): $(INSTALLED) ## (each notebook by name, e.g. make 02_cnn [PROFILE=quick] [FORCE=1])
 	$(BIN)/mnist-lab notebook $@ --profile $(PROFILE) $(if $(FORCE),--force)
 

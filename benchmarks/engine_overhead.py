@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     from mnist_lab.core.provenance import cpu
-    from mnist_lab.orchestration.ray_engine import RayExecutor
-    from mnist_lab.orchestration.sweep import run_sweep
+    from mnist_lab.runs.ray_engine import RayExecutor
+    from mnist_lab.runs.sweep import run_sweep
 
     seeds = list(range(args.runs))
     with tempfile.TemporaryDirectory() as tmp:

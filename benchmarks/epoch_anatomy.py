@@ -27,7 +27,7 @@ from mnist_lab.core.data import fetch_mnist, make_splits  # noqa: E402
 from mnist_lab.core.models import get_stage  # noqa: E402
 from mnist_lab.core.provenance import cpu, environment  # noqa: E402
 from mnist_lab.core.train import compile_model, fit, set_seeds  # noqa: E402
-from mnist_lab.orchestration.profiles import resolve_config  # noqa: E402
+from mnist_lab.runs.settings import resolve_config  # noqa: E402
 
 
 class Clock(keras.callbacks.Callback):

@@ -30,8 +30,8 @@ from mnist_lab.core.files import PROJECT_ROOT  # noqa: E402
 from mnist_lab.core.provenance import cpu  # noqa: E402
 from mnist_lab.core.robustness import evaluate_suite, load_set, suite_sets  # noqa: E402
 from mnist_lab.core.train import run_stage  # noqa: E402
-from mnist_lab.orchestration.stored_models import restore  # noqa: E402
-from mnist_lab.orchestration.sweep import stage_seeds  # noqa: E402
+from mnist_lab.runs.layout import stage_seeds  # noqa: E402
+from mnist_lab.runs.stored_models import restore  # noqa: E402
 
 BUDGET = 0.05  # issue 32: the suite adds under 5% to a full-protocol run
 

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     from mnist_lab.core.provenance import cpu
-    from mnist_lab.orchestration.sweep import run_environment
+    from mnist_lab.runs.sweep import run_environment
 
     shared = run_environment(args.runs, backend="tensorflow")
     threads = shared["TF_NUM_INTRAOP_THREADS"]

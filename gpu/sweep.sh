@@ -35,7 +35,7 @@ python3 -m mnist_lab suite  # the robustness suite's 39 sets, built in parallel 
 python3 -m mnist_lab sweep --pack "$out" "$@"
 python3 - "$out" <<'PY'
 import sys
-from mnist_lab.orchestration.transfer import pack_listing
+from mnist_lab.runs.transfer import pack_listing
 print("\n".join(pack_listing(sys.argv[1])))
 PY
 echo "gpu/sweep.sh: $(($(date +%s) - started)) s wall in all"

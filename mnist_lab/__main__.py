@@ -2,6 +2,6 @@
 
 import sys
 
-from mnist_lab.orchestration.cli import main
+from mnist_lab.report.cli import main
 
 sys.exit(main())

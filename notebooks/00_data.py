@@ -29,11 +29,11 @@
 # never on the test set.
 
 # %% tags=["parameters"]
-profile = "full"  # "full": all 60,000 training images; "quick": PROFILES["quick"] in orchestration/profiles.py
+profile = "full"  # "full": all 60,000 training images; "quick": PROFILES["quick"] in mnist_lab/runs/settings.py
 seed = None  # None: 42
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab.orchestration import cells  # noqa: E402
+from mnist_lab.report import cells  # noqa: E402
 
 cells.data_source()
 

@@ -31,7 +31,7 @@
 
 # %% tags=["parameters"]
 stage = "cnn_reg"
-profile = "full"  # "full": the seed's protocol; "quick": PROFILES["quick"] in orchestration/profiles.py
+profile = "full"  # "full": the seed's protocol; "quick": PROFILES["quick"] in mnist_lab/runs/settings.py
 epochs = None  # None: the profile's value (full: up to 20, EarlyStopping may end sooner)
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)
@@ -41,7 +41,7 @@ reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab.orchestration import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+from mnist_lab.report import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
 config, run_dir = cells.setup(

@@ -45,7 +45,7 @@
 
 # %% tags=["parameters"]
 stage = "cnn_bn_aug"
-profile = "full"  # "full": the seed's protocol; "quick": PROFILES["quick"] in orchestration/profiles.py
+profile = "full"  # "full": the seed's protocol; "quick": PROFILES["quick"] in mnist_lab/runs/settings.py
 epochs = None  # None: the profile's value (full: up to 20, EarlyStopping may end sooner)
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)
@@ -55,7 +55,7 @@ reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab.orchestration import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+from mnist_lab.report import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
 config, run_dir = cells.setup(
@@ -161,7 +161,7 @@ cells.budget_evidence(result, profile, reports_dir)
 # %% [markdown]
 # ## A longer budget, chosen on the validation split
 #
-# Each candidate of `mnist_lab/orchestration/selection.py` trains this model once (seed 42) with more
+# Each candidate of `mnist_lab/runs/settings.py` trains this model once (seed 42) with more
 # epochs, a learning rate that decays every epoch, or callbacks that watch the validation
 # cross-entropy instead of `val_loss` (`make select`, hours; resumable). The candidates never
 # evaluate the test set, and the rule that picks one was written down before any of them ran.

@@ -34,7 +34,7 @@
 
 # %% tags=["parameters"]
 stage = "cnn_bn_aug_long"
-profile = "full"  # "full": the protocol validation chose; "quick": PROFILES["quick"] in orchestration/profiles.py
+profile = "full"  # "full": the protocol validation chose; "quick": PROFILES["quick"] in mnist_lab/runs/settings.py
 epochs = None  # None: the profile's value (full: the stage's 40, never stopped early)
 batch_size = None  # None: 64, as in the seed
 subset = None  # None: the profile's value (full: all 60,000 training images)
@@ -44,7 +44,7 @@ reports_dir = None  # None: reports/ (full) or reports-quick/ (quick)
 run_dir = None  # None: reports_dir/stage
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab.orchestration import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
+from mnist_lab.report import cells  # noqa: E402  (imports TensorFlow; its start-up notices land here)
 
 # %%
 config, run_dir = cells.setup(

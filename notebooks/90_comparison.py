@@ -32,7 +32,7 @@ reports_dir = None  # None: the profile's folder
 out_dir = None  # where the figures go (None: reports_dir/comparison/)
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab.orchestration import cells  # noqa: E402
+from mnist_lab.report import cells  # noqa: E402
 
 # %% [markdown]
 # ## Results table, test accuracy per stage and validation curves
@@ -58,7 +58,7 @@ runs = cells.comparison(profile, reports_dir, out_dir)
 # all pairs of seeds. The per-image McNemar lines above compare the two seed-42 runs only.
 #
 # With the quick profile this notebook first trains one extra seed of the two cheapest stages
-# itself (seconds; `mnist_lab.orchestration.sweep.QUICK_SWEEP_STAGES`); with the full profile it only reads
+# itself (seconds; `mnist_lab.runs.settings.QUICK_SWEEP_STAGES`); with the full profile it only reads
 # the committed sweep.
 
 # %% tags=["nbval-ignore-output"]
@@ -88,7 +88,7 @@ ensembles = cells.ensembles(seed_runs, profile, reports_dir, out_dir)
 # budgets with other schedules; notebook 06 trains the choice as a stage. Here the chosen
 # setting's stage is held, over its seeds, against the targets set by published simple CNNs
 # with the same augmentation, for one model's mean and for an ensemble
-# (`mnist_lab.orchestration.selection.CHOSEN_TARGETS`). Its verdicts against `cnn_bn_aug` and `cnn_bn` are
+# (`mnist_lab.runs.settings.CHOSEN_TARGETS`). Its verdicts against `cnn_bn_aug` and `cnn_bn` are
 # in the seed-variance section above.
 
 # %% tags=["nbval-ignore-output"]
@@ -111,7 +111,7 @@ cells.precision_check(profile, reports_dir)
 # The seed's notes credit each ingredient with more than accuracy: the dense network
 # overfits, BatchNorm stabilises and speeds up training, augmentation makes the model more
 # robust, the plateau schedule fine-tunes the late epochs, early stopping prevents
-# overfitting. `mnist_lab.orchestration.claims` turns each claim into a measurable prediction with a rule
+# overfitting. `mnist_lab.findings.claims` turns each claim into a measurable prediction with a rule
 # fixed before the comparison was computed, and judges it on every committed seed: the claim
 # is **supported** or **contradicted** when the 95% interval of the effect excludes zero, and
 # **not detectable with these seeds** when it does not (the interval bounds the effect).

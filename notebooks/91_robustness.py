@@ -40,7 +40,7 @@ reports_dir = None  # None: the profile's folder
 out_dir = None  # where the figures go (None: reports_dir/robustness/)
 
 # %% tags=["nbval-ignore-output"]
-from mnist_lab.orchestration import cells  # noqa: E402
+from mnist_lab.report import cells  # noqa: E402
 
 # %% [markdown]
 # ## The suite on ten test digits

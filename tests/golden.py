@@ -44,7 +44,7 @@ def golden_values(stage: str, work_dir: Path) -> dict:
     import keras
 
     from mnist_lab.core.train import run_stage
-    from mnist_lab.orchestration.profiles import resolve_config
+    from mnist_lab.runs.settings import resolve_config
 
     run = run_stage(
         resolve_config(stage, "full", **GOLDEN_RUNS[stage]), work_dir, verbose=0, reuse=False, robustness=False
@@ -65,7 +65,7 @@ def structure(stage: str) -> dict:
     """What fixes `stage`'s computation before training (the module docstring lists it), as JSON."""
     from mnist_lab.core.models import get_stage
     from mnist_lab.core.train import compile_model, dtype_policy, training_callbacks
-    from mnist_lab.orchestration.profiles import resolve_config
+    from mnist_lab.runs.settings import resolve_config
 
     config = resolve_config(stage, "full")
     with dtype_policy(config.precision):

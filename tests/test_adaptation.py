@@ -9,7 +9,7 @@ import pytest
 from mnist_lab.core import robustness
 from mnist_lab.core.adaptation import ADAPTATION_VERSION, adapt, adapted_model, batchnorm_layers
 from mnist_lab.core.models import get_stage
-from mnist_lab.orchestration.cli import main
+from mnist_lab.report.cli import main
 
 
 @pytest.fixture(scope="module")

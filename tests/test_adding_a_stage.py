@@ -13,9 +13,9 @@ from conftest import fake_run
 from mnist_lab.core import models
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.models import STAGES, Stage, previous_stage
-from mnist_lab.orchestration import runner
-from mnist_lab.orchestration.seed_results import seed_rows, step_verdicts
-from mnist_lab.orchestration.sweep import all_stage_seeds, seed_run_dir
+from mnist_lab.findings.seed_results import seed_rows, step_verdicts
+from mnist_lab.report import runner
+from mnist_lab.runs.layout import all_stage_seeds, seed_run_dir
 
 
 @pytest.fixture
@@ -58,8 +58,8 @@ def test_the_docs_seeds_step_trains_only_the_new_stage(cnn_wide, capsys):
     import subprocess
 
     from mnist_lab.core.files import PROJECT_ROOT
-    from mnist_lab.orchestration.cli import main
-    from mnist_lab.orchestration.sweep import sweep_order
+    from mnist_lab.report.cli import main
+    from mnist_lab.runs.sweep import sweep_order
 
     assert sweep_order()[-1] == "cnn_wide"  # a sweep without --stage includes a stage added since
     make = ["make", "-n", "-C", str(PROJECT_ROOT), "seeds", "SEEDS=0-3"]
@@ -70,7 +70,7 @@ def test_the_docs_seeds_step_trains_only_the_new_stage(cnn_wide, capsys):
 
 
 def test_a_notebook_that_will_train_says_what_it_costs_first(cnn_wide, tmp_path):
-    from mnist_lab.orchestration.profiles import reports_root
+    from mnist_lab.runs.settings import reports_root
 
     line = runner.training_cost("cnn_wide", "full", reports_root("full"), tmp_path)
     assert line.startswith("== cnn_wide: no finished run of this config: the notebook trains it now, up to 20 epochs")

@@ -34,7 +34,7 @@ def run_jax(code: str, tmp_path) -> subprocess.CompletedProcess:
 def test_every_stage_trains_under_jax_without_tensorflow(stage, tmp_path):
     out = tmp_path / "run"
     done = run_jax(
-        f"from mnist_lab.orchestration.cli import main; sys.exit(main(['train', '--stage', '{stage}', '--subset', "
+        f"from mnist_lab.report.cli import main; sys.exit(main(['train', '--stage', '{stage}', '--subset', "
         f"'200', '--epochs', '1', '--out', r'{out}']))",
         tmp_path,
     )

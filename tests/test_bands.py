@@ -11,15 +11,15 @@ from conftest import fake_run
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.files import write_json
 from mnist_lab.core.run_dir import load_run
-from mnist_lab.orchestration import claims, verify
-from mnist_lab.orchestration.stats import (
+from mnist_lab.findings import claims, verify
+from mnist_lab.findings.stats import (
     seeds_for_difference,
     seeds_for_mean,
     seeds_for_variance_ratio,
     variance_ratio_power,
     welch_power,
 )
-from mnist_lab.orchestration.sweep import band_label, bands, seed_run_dir, stage_seeds
+from mnist_lab.runs.layout import band_label, bands, seed_run_dir, stage_seeds
 
 # --- the seeds a side an undecided part needs, on textbook inputs
 
@@ -143,7 +143,7 @@ def test_the_claims_table_has_a_column_per_band_and_says_where_they_disagree(two
 
 def test_a_finished_run_of_another_backend_is_neither_reused_nor_replaced(tmp_path):
     from mnist_lab.core.train import run_stage
-    from mnist_lab.orchestration.profiles import resolve_config
+    from mnist_lab.runs.settings import resolve_config
 
     out = fake_run(tmp_path / "run", "dnn", 0.98, 200, backend="jax")
     with pytest.raises(ConfigError, match="trained under the jax backend"):
@@ -156,8 +156,8 @@ def test_a_finished_run_of_another_backend_is_neither_reused_nor_replaced(tmp_pa
 
 def test_packed_runs_are_received_only_when_complete_and_under_the_protocol(tmp_path):
     from mnist_lab.core.train import TRAINING_VERSION
-    from mnist_lab.orchestration.profiles import resolve_config
-    from mnist_lab.orchestration.transfer import Packer, receive
+    from mnist_lab.runs.settings import resolve_config
+    from mnist_lab.runs.transfer import Packer, receive
 
     device = tmp_path / "device"
     packer = Packer(tmp_path / "out", device)
@@ -191,7 +191,7 @@ def test_packed_runs_are_received_only_when_complete_and_under_the_protocol(tmp_
 
 
 def test_a_sweep_trains_two_runs_at_once(tmp_path, capsys):
-    from mnist_lab.orchestration.sweep import run_sweep
+    from mnist_lab.runs.sweep import run_sweep
 
     runs = run_sweep(["dnn", "constant_lr/dnn"], [0], "quick", tmp_path, jobs=2, log_dir=tmp_path / "logs")
     assert [(run.stage, run.path) for run in runs] == [
@@ -207,7 +207,7 @@ def test_a_sweep_trains_two_runs_at_once(tmp_path, capsys):
 
 
 def test_parallel_runs_share_a_gpu_and_the_cores(monkeypatch):
-    from mnist_lab.orchestration.sweep import run_environment
+    from mnist_lab.runs.sweep import run_environment
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     shared = run_environment(8, backend="tensorflow")
@@ -219,7 +219,7 @@ def test_parallel_runs_share_a_gpu_and_the_cores(monkeypatch):
 
 
 def test_local_runs_spread_over_a_machines_gpus(tmp_path, monkeypatch):
-    from mnist_lab.orchestration.sweep import least_busy_gpu, visible_gpus
+    from mnist_lab.runs.devices import least_busy_gpu, visible_gpus
 
     fake = tmp_path / "nvidia-smi"  # two GPUs listed, as nvidia-smi -L lists them
     fake.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H100 (UUID: GPU-b)'\n")
@@ -240,7 +240,7 @@ def test_local_runs_spread_over_a_machines_gpus(tmp_path, monkeypatch):
 
 
 def test_a_run_process_sets_its_environment_before_its_backend_loads(tmp_path, monkeypatch):
-    from mnist_lab.orchestration.sweep import RunJob, train_one
+    from mnist_lab.runs.sweep import RunJob, train_one
 
     monkeypatch.setenv("TF_FORCE_GPU_ALLOW_GROWTH", "unset")
     job = RunJob(

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.core.run_dir import Run
-from mnist_lab.orchestration import claims
+from mnist_lab.findings import claims
 
 
 def judged(finding):
@@ -132,7 +132,7 @@ def test_spread_across_seeds_is_judged_on_the_ratio_of_variances():
 
 
 def test_an_interval_end_near_zero_keeps_its_side():
-    from mnist_lab.orchestration.claims import _signed
+    from mnist_lab.findings.claims import _signed
 
     assert _signed(-0.0004, 2) == "-0.0004" and _signed(0.003, 2) == "+0.003"  # never "-0.00" or "+0.00"
     assert _signed(0.0, 2) == "+0.00" and _signed(-1.236, 2) == "-1.24"

@@ -11,8 +11,8 @@ from conftest import fake_run
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES
 from mnist_lab.core.run_dir import FolderLock
-from mnist_lab.orchestration.cli import build_parser, main
-from mnist_lab.orchestration.profiles import resolve_config
+from mnist_lab.report.cli import build_parser, main
+from mnist_lab.runs.settings import resolve_config
 
 
 def test_stages_lists_every_stage(capsys):
@@ -46,7 +46,7 @@ def test_bad_values_fail_in_one_line_before_loading_anything(tmp_path, arguments
     # A fresh interpreter, so we can see that neither TensorFlow nor the data were touched;
     # $MNIST_LAB_DATA points nowhere, so loading data would fail with another message.
     probe = (
-        "import sys; from mnist_lab.orchestration.cli import main; code = main(sys.argv[1:]); "
+        "import sys; from mnist_lab.report.cli import main; code = main(sys.argv[1:]); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(code)"
     )
     done = subprocess.run(
@@ -67,7 +67,7 @@ def test_robustness_of_a_run_without_a_model_is_refused_before_the_backend_loads
     run = tmp_path / "run"
     fake_run(run, "dnn", 0.98, 200)
     probe = (
-        "import sys; from mnist_lab.orchestration.cli import main; code = main(sys.argv[1:]); "
+        "import sys; from mnist_lab.report.cli import main; code = main(sys.argv[1:]); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(code)"
     )
     done = subprocess.run([sys.executable, "-c", probe, "robustness", str(run)], capture_output=True, text=True)
@@ -183,8 +183,8 @@ def test_a_second_run_into_the_same_folder_stops_at_once(tmp_path):
 
 
 def test_a_tweak_is_refused_in_the_reports_and_goes_to_runs(capsys):
-    from mnist_lab.orchestration.placement import run_dir_for, scratch_dir
-    from mnist_lab.orchestration.profiles import reports_root
+    from mnist_lab.runs.placement import run_dir_for, scratch_dir
+    from mnist_lab.runs.settings import reports_root
 
     assert main(["train", "--stage", "dnn", "--epochs", "1", "--out", "reports/dnn"]) == 2
     error = capsys.readouterr().err
@@ -221,7 +221,7 @@ def test_a_damaged_committed_file_is_restored_from_git_and_named_where_it_is_pub
 
     from mnist_lab.core.files import PROJECT_ROOT
     from mnist_lab.core.run_dir import DamagedRun
-    from mnist_lab.orchestration.runner import run_notebook
+    from mnist_lab.report.runner import run_notebook
 
     committed = DamagedRun(PROJECT_ROOT / "reports" / "dnn" / "metrics.json", "not JSON")
     assert "restore it with `git checkout -- reports/dnn/metrics.json`, or delete reports/dnn" in str(committed)
@@ -262,7 +262,7 @@ def test_a_full_disk_while_publishing_is_one_line_and_keeps_nothing_half_written
 
 
 def test_notebook_checks_every_name_before_running_any(capsys, monkeypatch):
-    from mnist_lab.orchestration import runner
+    from mnist_lab.report import runner
 
     ran = []
     monkeypatch.setattr(runner, "run_notebook", lambda name, *args, **kwargs: ran.append(name))

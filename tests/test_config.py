@@ -4,7 +4,7 @@ import pytest
 
 from mnist_lab.core.config import ConfigError, TrainConfig, same_config
 from mnist_lab.core.models import get_stage
-from mnist_lab.orchestration.profiles import resolve_config
+from mnist_lab.runs.settings import resolve_config
 
 
 def test_defaults_are_the_seed_protocol():

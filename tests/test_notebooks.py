@@ -12,8 +12,8 @@ import pytest
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES
-from mnist_lab.orchestration import runner
-from mnist_lab.orchestration.profiles import PROFILES, REPORT_DIRS
+from mnist_lab.report import runner
+from mnist_lab.runs.settings import PROFILES, REPORT_DIRS
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NBVAL_DIR = PROJECT_ROOT / "tests" / "nbval"
@@ -49,9 +49,9 @@ def test_stage_notebook_parameters_match_the_package(name):
 
 
 def calls_cells_only(statement: ast.stmt) -> bool:
-    """`from mnist_lab.orchestration import cells`, or `[names =] cells.something(arguments)` with plain arguments."""
+    """`from mnist_lab.report import cells`, or `[names =] cells.something(arguments)` with plain arguments."""
     if isinstance(statement, ast.ImportFrom):
-        return statement.module == "mnist_lab.orchestration" and [a.name for a in statement.names] == ["cells"]
+        return statement.module == "mnist_lab.report" and [a.name for a in statement.names] == ["cells"]
     value = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
     if not isinstance(value, ast.Call):
         return False
@@ -62,7 +62,7 @@ def calls_cells_only(statement: ast.stmt) -> bool:
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.py")), ids=lambda p: p.stem)
 def test_notebooks_only_call_the_package(path):
-    """No logic in notebooks: code cells are parameters, one import, and calls into mnist_lab.orchestration.cells."""
+    """No logic in notebooks: code cells are parameters, one import, and calls into mnist_lab.report.cells."""
     notebook = jupytext.read(path)
     assert any(cell.cell_type == "markdown" for cell in notebook.cells)
     for cell in code_cells(notebook):
@@ -304,8 +304,8 @@ def test_a_tweaked_notebook_run_leaves_the_reports_byte_identical(tmp_path):
 
     import papermill
 
-    from mnist_lab.orchestration.placement import scratch_dir
-    from mnist_lab.orchestration.profiles import resolve_config
+    from mnist_lab.runs.placement import scratch_dir
+    from mnist_lab.runs.settings import resolve_config
 
     def snapshot():
         return {
@@ -344,7 +344,7 @@ def test_a_rerender_of_the_same_content_changes_no_byte(tmp_path):
     they are the same bytes, so a diff of reports/ shows only what changed."""
     import nbformat
 
-    from mnist_lab.orchestration.runner import publishable
+    from mnist_lab.report.runner import publishable
 
     def executed(name: str, clock: str):
         notebook = nbformat.v4.new_notebook()
@@ -367,7 +367,7 @@ def test_the_console_log_of_a_notebook_is_plain_text_with_repository_paths():
     import logging
 
     from mnist_lab.core.files import PROJECT_ROOT
-    from mnist_lab.orchestration.runner import _shown
+    from mnist_lab.report.runner import _shown
 
     text = (
         "\x1b[1m Total params: \x1b[0m\x1b[38;5;34m669,706\x1b[0m (2.55 MB)\n"

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from mnist_lab.core.config import ConfigError
-from mnist_lab.orchestration.sweep import RunJob, run_sweep, seed_run_dir
+from mnist_lab.runs.layout import seed_run_dir
+from mnist_lab.runs.sweep import RunJob, run_sweep
 
 ray = pytest.importorskip("ray")
 
@@ -24,7 +25,7 @@ def cluster():
 
 @pytest.fixture
 def executor(cluster, tmp_path):
-    from mnist_lab.orchestration.ray_engine import RayExecutor
+    from mnist_lab.runs.ray_engine import RayExecutor
 
     return RayExecutor(cpus_per_run=1, scratch_root=str(tmp_path / "scratch"))
 
@@ -46,7 +47,7 @@ def test_ray_runs_land_where_the_local_engine_puts_them_with_its_numbers(executo
     assert [run.path for run in runs] == [seed_run_dir(reports, "dnn", seed) for seed in (0, 1)]
     assert [numbers(run) for run in runs] == [numbers(run) for run in local_runs]
     assert not (reports / "seeds" / "dnn" / "seed_0" / "model.keras").exists()  # travels without its model
-    from mnist_lab.orchestration.ray_engine import RayExecutor
+    from mnist_lab.runs.ray_engine import RayExecutor
 
     def attempts():
         return {path.name: path.read_text() for path in (tmp_path / "scratch").glob(".*.attempts")}
@@ -72,7 +73,7 @@ def dnn_job(reports, backend: str) -> RunJob:
 
 
 def test_a_killed_worker_is_retried_and_its_run_completes(executor, local_runs, tmp_path):
-    from mnist_lab.orchestration.ray_engine import attempts_file, scratch_folder
+    from mnist_lab.runs.ray_engine import attempts_file, scratch_folder
 
     reports = tmp_path / "reports"
     job = dnn_job(reports, "tensorflow")
@@ -90,7 +91,7 @@ def test_a_killed_worker_is_retried_and_its_run_completes(executor, local_runs, 
 
 
 def test_a_run_that_fails_for_its_own_reason_is_not_retried(executor, tmp_path):
-    from mnist_lab.orchestration.ray_engine import attempts_file, scratch_folder
+    from mnist_lab.runs.ray_engine import attempts_file, scratch_folder
 
     reports = tmp_path / "reports"
     job = dnn_job(reports, "no_such_backend")
@@ -101,7 +102,7 @@ def test_a_run_that_fails_for_its_own_reason_is_not_retried(executor, tmp_path):
 
 
 def test_the_engine_flags_belong_to_ray():
-    from mnist_lab.orchestration.cli import main
+    from mnist_lab.report.cli import main
 
     assert main(["sweep", "--stage", "dnn", "--seeds", "0", "--address", "auto"]) == 2
 

@@ -13,18 +13,18 @@ from conftest import fake_run
 from mnist_lab.core.data import fetch_mnist
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES
-from mnist_lab.orchestration.campaign import PLAN, SEEDS_WHEN_DONE, campaign_line
-from mnist_lab.orchestration.profiles import reports_root
-from mnist_lab.orchestration.results import (
+from mnist_lab.findings.stats import changed_errors, mcnemar_p
+from mnist_lab.report.results import (
     README_BEGIN,
     README_END,
     accuracy_changes,
+    campaign_line,
     finished_runs,
     readme_results,
     update_readme,
     write_reports_readme,
 )
-from mnist_lab.orchestration.stats import changed_errors, mcnemar_p
+from mnist_lab.runs.settings import CAMPAIGN_PLAN, CAMPAIGN_SEEDS, reports_root
 
 REPORTS = reports_root("full")
 MODEL_BUDGET_BYTES = 40 * 1024 * 1024  # all committed model files together
@@ -32,8 +32,8 @@ MODEL_BUDGET_BYTES = 40 * 1024 * 1024  # all committed model files together
 
 @pytest.fixture(scope="module")
 def restored_models():
-    """The stage runs' models, written back from git history (mnist_lab.orchestration.stored_models)."""
-    from mnist_lab.orchestration.stored_models import restore
+    """The stage runs' models, written back from git history (mnist_lab.runs.stored_models)."""
+    from mnist_lab.runs.stored_models import restore
 
     return dict(restore())
 
@@ -53,7 +53,7 @@ def test_committed_model_reproduces_its_test_accuracy(stage, restored_models):
 
 
 def test_committed_models_fit_the_size_budget():
-    from mnist_lab.orchestration.stored_models import manifest
+    from mnist_lab.runs.stored_models import manifest
 
     total = sum(entry["bytes"] for entry in manifest().values())
     assert total < MODEL_BUDGET_BYTES, f"committed models take {total / 2**20:.1f} MiB"
@@ -153,7 +153,7 @@ def test_mcnemar_counts_only_the_digits_the_two_models_disagree_on(tmp_path):
 
 
 def test_runs_on_different_test_digits_are_not_paired(tmp_path):
-    from mnist_lab.orchestration.results import accuracy_change
+    from mnist_lab.report.results import accuracy_change
 
     _fake_run(tmp_path, "cnn", 0.9970, 30)
     fake_run(tmp_path / "cnn_reg", "cnn_reg", 0.9977, 23, test_subset=1000)  # the quick profile's sample
@@ -168,7 +168,7 @@ def test_the_readme_reads_in_two_minutes():
 
 
 def test_the_readme_says_while_the_campaign_is_under_way_and_when_it_is_done():
-    done = dict(SEEDS_WHEN_DONE)
+    done = dict(CAMPAIGN_SEEDS)
     assert "complete" in campaign_line(done)
     under_way = campaign_line({**done, "cnn_bn": 9})
     assert "interim" in under_way and "`cnn_bn` 9/11" in under_way and "`dnn`" not in under_way
@@ -176,5 +176,5 @@ def test_the_readme_says_while_the_campaign_is_under_way_and_when_it_is_done():
 
 def test_the_campaign_data_is_the_plan_as_written():
     """The plan's table ('seeds afterwards') and the data the README reads must not drift apart."""
-    table = re.findall(r"^\| `(\w+)` \| [^|]+ \| (\d+) \|", (PROJECT_ROOT / PLAN).read_text(), re.M)
-    assert {arm: int(n) for arm, n in table} == SEEDS_WHEN_DONE
+    table = re.findall(r"^\| `(\w+)` \| [^|]+ \| (\d+) \|", (PROJECT_ROOT / CAMPAIGN_PLAN).read_text(), re.M)
+    assert {arm: int(n) for arm, n in table} == CAMPAIGN_SEEDS

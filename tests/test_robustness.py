@@ -8,8 +8,8 @@ import pytest
 from suite_hashes import HASHES_PATH, library_versions, suite_hashes
 
 from mnist_lab.core import corruptions, robustness
-from mnist_lab.orchestration.cli import main
-from mnist_lab.orchestration.robustness_results import curves, readme_lines, stage_results, summary_rows
+from mnist_lab.findings.robustness_results import curves, readme_lines, stage_results, summary_rows
+from mnist_lab.report.cli import main
 
 
 def rng(seed=0):
@@ -164,7 +164,7 @@ def test_the_report_reads_stored_results(tmp_path):
 
 
 def test_a_two_seed_interval_stays_within_what_an_accuracy_can_be():
-    from mnist_lab.orchestration.robustness_results import summary_line
+    from mnist_lab.findings.robustness_results import summary_line
 
     row = {"n": 2, "low": 0.2166, "high": 1.2331, "clean": 0.9948, "mean_corruption": 0.7248}
     assert summary_line("cnn_bn_aug", row).endswith("(mean of 2 seeds; 95% interval 21.66-100.00%)")

@@ -7,10 +7,8 @@ from conftest import fake_run
 
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.run_dir import load_run
-from mnist_lab.orchestration import verify
-from mnist_lab.orchestration.cli import main
-from mnist_lab.orchestration.profiles import PROFILES
-from mnist_lab.orchestration.stats import (
+from mnist_lab.findings import verify
+from mnist_lab.findings.stats import (
     band_z,
     difference_interval,
     ensemble_curve,
@@ -20,7 +18,10 @@ from mnist_lab.orchestration.stats import (
     variance_ratio_interval,
     verdict,
 )
-from mnist_lab.orchestration.sweep import parse_seeds, run_sweep, seed_run_dir, stage_seeds
+from mnist_lab.report.cli import main
+from mnist_lab.runs.layout import seed_run_dir, stage_seeds
+from mnist_lab.runs.settings import PROFILES
+from mnist_lab.runs.sweep import parse_seeds, run_sweep
 
 # --- statistics, on numbers worked out by hand
 
@@ -61,7 +62,7 @@ def test_variance_ratio_interval_on_worked_numbers():
 def test_a_mean_of_identical_seeds_has_no_spread_and_no_warning():
     import warnings
 
-    from mnist_lab.orchestration.stats import mean_interval
+    from mnist_lab.findings.stats import mean_interval
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # scipy's t interval with a zero scale warns and gives nan
@@ -124,7 +125,7 @@ def test_another_precision_is_a_sweep_of_its_own(tmp_path):
 
 
 def test_the_precision_check_compares_the_same_seeds_and_needs_three(tmp_path):
-    from mnist_lab.orchestration.precision_check import precision_comparison, precision_markdown
+    from mnist_lab.findings.precision_check import precision_comparison, precision_markdown
 
     def runs(precision, accuracies, folder=""):
         return [
@@ -229,8 +230,8 @@ def test_the_sweep_plan_puts_each_seed_of_the_contested_steps_first(capsys):
 
 
 def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path):
-    from mnist_lab.orchestration.seed_results import ensemble_line, ensemble_rows
-    from mnist_lab.orchestration.sweep import all_stage_seeds
+    from mnist_lab.findings.seed_results import ensemble_line, ensemble_rows
+    from mnist_lab.runs.layout import all_stage_seeds
 
     labels = np.arange(10_000) % 10
     rng = np.random.default_rng(0)
@@ -258,9 +259,9 @@ def test_an_ensemble_row_uses_every_seed_and_compares_with_the_best_run(tmp_path
 
 
 def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path, monkeypatch):
-    from mnist_lab.orchestration import seed_results
-    from mnist_lab.orchestration.seed_results import MEAN_TARGETS, seed_rows, seed_table, target_lines
-    from mnist_lab.orchestration.sweep import all_stage_seeds
+    from mnist_lab.findings import seed_results
+    from mnist_lab.findings.seed_results import MEAN_TARGETS, seed_rows, seed_table, target_lines
+    from mnist_lab.runs.layout import all_stage_seeds
 
     target = MEAN_TARGETS["cnn_bn_aug"]
 
@@ -290,8 +291,8 @@ def test_a_mean_below_its_target_is_reported_with_the_kept_epochs(tmp_path, monk
 
 
 def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
-    from mnist_lab.orchestration.seed_results import seed_rows, target_lines
-    from mnist_lab.orchestration.sweep import all_stage_seeds
+    from mnist_lab.findings.seed_results import seed_rows, target_lines
+    from mnist_lab.runs.layout import all_stage_seeds
 
     for seed in (42, 0):
         fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 500, seed=seed, **PROFILES["quick"])
@@ -303,7 +304,7 @@ def test_a_stage_gets_a_verdict_against_each_stage_it_is_also_held_against(monke
     import dataclasses
 
     from mnist_lab.core import models
-    from mnist_lab.orchestration.seed_results import step_verdicts
+    from mnist_lab.findings.seed_results import step_verdicts
 
     rows = {stage: {"accuracies": [0.99, 0.991, 0.992]} for stage in ("cnn_reg", "cnn_bn", "cnn_bn_aug")}
     pairs = [(step["before"], step["after"]) for step in step_verdicts(rows)]
@@ -328,8 +329,8 @@ def test_an_ablation_sweep_trains_its_own_protocol_into_its_own_folder(tmp_path)
 
 def test_every_stage_shares_its_profile_test_digits():
     from mnist_lab.core.models import STAGES
-    from mnist_lab.orchestration.profiles import PROFILES, resolve_config
-    from mnist_lab.orchestration.seed_results import test_labels
+    from mnist_lab.findings.seed_results import test_labels
+    from mnist_lab.runs.settings import PROFILES, resolve_config
 
     for profile in PROFILES:  # what test_labels(profile) assumes when it resolves one stage
         assert len({resolve_config(stage, profile).test_subset for stage in STAGES}) == 1

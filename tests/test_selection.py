@@ -7,18 +7,9 @@ from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import write_json
 from mnist_lab.core.run_dir import load_run
 from mnist_lab.core.train import run_stage
-from mnist_lab.orchestration.profiles import PROFILES
-from mnist_lab.orchestration.selection import (
-    BASELINE,
-    CANDIDATES,
-    candidate_config,
-    candidate_runs,
-    choose,
-    chosen_stage,
-    selection_rows,
-    setting_protocol,
-    unfinished,
-)
+from mnist_lab.findings.selection import choose, chosen_stage, selection_rows, setting_protocol, unfinished
+from mnist_lab.runs.layout import BASELINE, candidate_runs
+from mnist_lab.runs.settings import CANDIDATES, PROFILES, candidate_config
 
 
 def row(setting, errors, cross_entropy, budget):
@@ -129,7 +120,7 @@ def test_every_candidate_is_a_valid_protocol():
 
 
 def test_the_record_states_the_rule_and_marks_the_choice(tmp_path):
-    from mnist_lab.orchestration.selection import SELECTION_RULE, selection_markdown
+    from mnist_lab.findings.selection import SELECTION_RULE, selection_markdown
 
     fake_candidate(tmp_path, "exponential_50", history([0.03] * 50, [0.996] * 50))
     fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
@@ -140,7 +131,7 @@ def test_the_record_states_the_rule_and_marks_the_choice(tmp_path):
 
 
 def test_the_record_says_whether_the_choice_is_final_and_what_follows(tmp_path):
-    from mnist_lab.orchestration.selection import selection_markdown, unfinished
+    from mnist_lab.findings.selection import selection_markdown, unfinished
 
     fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
     runs = candidate_runs(tmp_path)
@@ -167,17 +158,17 @@ def test_the_record_says_whether_the_choice_is_final_and_what_follows(tmp_path):
 
 
 def test_select_checks_its_profile_before_training(capsys):
-    from mnist_lab.orchestration.cli import main
+    from mnist_lab.report.cli import main
 
     assert main(["select", "--profile", "fast"]) == 2
     assert "unknown profile 'fast'" in capsys.readouterr().err
 
 
 def test_select_status_reports_what_has_finished_without_training(tmp_path, monkeypatch, capsys):
-    from mnist_lab.orchestration import profiles
-    from mnist_lab.orchestration.cli import main
+    from mnist_lab.report import cli
+    from mnist_lab.report.cli import main
 
-    monkeypatch.setattr(profiles, "reports_root", lambda profile: tmp_path)
+    monkeypatch.setattr(cli, "reports_root", lambda profile: tmp_path)
     fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
     assert main(["select", "--status"]) == 0
     out = capsys.readouterr().out
@@ -192,10 +183,10 @@ def test_select_status_reads_the_epochs_a_candidate_in_progress_has_run(tmp_path
 
     import numpy as np
 
-    from mnist_lab.orchestration import profiles
-    from mnist_lab.orchestration.cli import main
+    from mnist_lab.report import cli
+    from mnist_lab.report.cli import main
 
-    monkeypatch.setattr(profiles, "reports_root", lambda profile: tmp_path)
+    monkeypatch.setattr(cli, "reports_root", lambda profile: tmp_path)
     fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
     accuracy = [0.99] * 35
     accuracy[27] = 0.995  # epoch 28, also the lowest cross-entropy below
@@ -213,7 +204,7 @@ def test_select_status_reads_the_epochs_a_candidate_in_progress_has_run(tmp_path
 
 
 def fake_baseline(root, val_accuracy):
-    from mnist_lab.orchestration.profiles import resolve_config
+    from mnist_lab.runs.settings import resolve_config
 
     path = root / "cnn_bn_aug"
     path.mkdir(parents=True)
@@ -223,7 +214,7 @@ def fake_baseline(root, val_accuracy):
 
 
 def test_the_answer_judges_the_chosen_stage_against_the_targets_once_the_selection_is_final(tmp_path):
-    from mnist_lab.orchestration.results import selection_lines
+    from mnist_lab.report.results import selection_lines
 
     seeds = {"cnn_bn_aug": {"n": 5, "mean": 0.99526}}
     ensembles = {"cnn_bn_aug": {"accuracy": 0.9976}}
@@ -244,7 +235,7 @@ def test_the_answer_judges_the_chosen_stage_against_the_targets_once_the_selecti
 
 
 def test_a_chosen_candidate_without_a_stage_is_said_to_be_one_still_to_add(tmp_path):
-    from mnist_lab.orchestration.results import selection_lines
+    from mnist_lab.report.results import selection_lines
 
     fake_baseline(tmp_path, [0.995] * 20)
     fake_candidate(tmp_path, "plateau_ce_50", history([0.02] * 12, [0.9965] * 12))
@@ -256,7 +247,7 @@ def test_a_chosen_candidate_without_a_stage_is_said_to_be_one_still_to_add(tmp_p
 
 def test_the_ladder_trains_the_setting_the_committed_selection_chose():
     """models.py writes the chosen protocol out by hand: it must be the rule's choice from the runs."""
-    from mnist_lab.orchestration.profiles import reports_root
+    from mnist_lab.runs.settings import reports_root
 
     runs = candidate_runs(reports_root("full"))
     if not runs or unfinished(runs):

@@ -13,7 +13,7 @@ import jupytext
 import pytest
 
 from mnist_lab.core.files import PROJECT_ROOT
-from mnist_lab.orchestration.results import SEED_REPORTED_ACCURACY
+from mnist_lab.report.results import SEED_REPORTED_ACCURACY
 
 RESULT_NUMBER = re.compile(
     r"(?<![~\w.–-])\d+\.\d+\s?%"  # an accuracy such as 99.62% (a quoted approximation "~99.5%" is the seed's)

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_lab.core import corruptions
+from mnist_lab.core.adaptation import ADAPTATION_VERSION, adapt, batchnorm_layers
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.data import CACHE_PATH, fetch_mnist, preprocess_images
 from mnist_lab.core.files import atomic_path, write_json
@@ -162,7 +163,6 @@ def _scored(predicted: np.ndarray, truth: np.ndarray) -> dict:
 def evaluate_adaptation(model, test_images: np.ndarray, test_labels: np.ndarray, *, small: bool = False):
     """(the "adaptation" results, the "adapted__NAME" predictions): every set, and the clean
     control, evaluated with BatchNorm statistics taken from its own images (module docstring)."""
-    from mnist_lab.core.adaptation import ADAPTATION_VERSION, adapt, batchnorm_layers
 
     count = len(batchnorm_layers(model))
     if not count:
@@ -237,7 +237,6 @@ def evaluate_suite(
 
 def needs_adaptation(results: dict | None) -> bool:
     """Results at this suite version that lack this version's BatchNorm adaptation."""
-    from mnist_lab.core.adaptation import ADAPTATION_VERSION
 
     return bool(results) and (results.get("adaptation") or {}).get("version") != ADAPTATION_VERSION
 

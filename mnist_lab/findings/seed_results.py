@@ -4,11 +4,11 @@ of each stage's seeds."""
 from __future__ import annotations
 
 from mnist_lab.core.config import TrainConfig
+from mnist_lab.core.data import fetch_mnist, test_indices
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import backend_label, trained_in
 from mnist_lab.core.run_dir import Run, learning_rate_cuts
-from mnist_lab.orchestration.selection import CHOSEN_TARGETS
-from mnist_lab.orchestration.stats import (
+from mnist_lab.findings.stats import (
     VERDICT_RULE,
     ensemble_curve,
     ensemble_errors,
@@ -18,7 +18,8 @@ from mnist_lab.orchestration.stats import (
     seed_summary,
     verdict,
 )
-from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, protocol_of, stage_protocol
+from mnist_lab.runs.layout import protocol_of, stage_protocol
+from mnist_lab.runs.settings import CHOSEN_TARGETS, ENSEMBLE_MIN_SEEDS, resolve_config
 
 # What each stage's mean test accuracy over seeds should reach under the full protocol (the
 # seed notebook's notes, sharpened). A mean below its target is a finding to report, with the
@@ -213,8 +214,6 @@ def ensemble_line(stage: str, row: dict) -> str:
 def test_labels(profile: str | None = None):
     """The digits of the test set as a profile's runs see it (the quick profile's fixed sample),
     or all 10,000 in canonical order (None: what the robustness suite indexes)."""
-    from mnist_lab.core.data import fetch_mnist, test_indices
-    from mnist_lab.orchestration.profiles import resolve_config
 
     labels = fetch_mnist().as_keras_tuple()[1][1]
     if profile is None:

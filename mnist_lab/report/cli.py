@@ -14,11 +14,22 @@ import time
 from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
+from mnist_lab.core.data import MnistDataError, fetch_mnist
 from mnist_lab.core.models import STAGES
+from mnist_lab.core.provenance import HOME_BACKEND
 from mnist_lab.core.run_dir import RUN_FILES, check_writable
-from mnist_lab.orchestration.placement import run_dir_for
-from mnist_lab.orchestration.profiles import PROFILES, reports_root, resolve_config
-from mnist_lab.orchestration.quiet import filtered_stderr
+from mnist_lab.findings.selection import SELECTION_RULE, choose, selection_rows, unfinished
+from mnist_lab.findings.verify import check_run, check_run_dir
+from mnist_lab.report.quiet import filtered_stderr
+from mnist_lab.runs.candidates import progress_lines, run_selection
+from mnist_lab.runs.devices import current_backend
+from mnist_lab.runs.layout import candidate_runs, check_ablation
+from mnist_lab.runs.placement import run_dir_for
+from mnist_lab.runs.ray_engine import RayExecutor
+from mnist_lab.runs.settings import PROFILES, check_profile, reports_root, resolve_config
+from mnist_lab.runs.stored_models import MANIFEST, record, restore
+from mnist_lab.runs.sweep import RunFailed, arm_name, parse_arm, parse_seeds, plan_jobs, run_sweep, sweep_order
+from mnist_lab.runs.transfer import Packer, receive, summary_lines
 
 
 def cmd_stages(args) -> int:
@@ -29,8 +40,6 @@ def cmd_stages(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from mnist_lab.core.data import fetch_mnist
-
     loaded = fetch_mnist(args.path)
     sizes = ", ".join(f"{key} {value.shape}" for key, value in loaded.arrays.items())
     print(f"MNIST verified (SHA-256 of all four IDX files): {sizes}")
@@ -53,8 +62,6 @@ def cmd_train(args) -> int:
             "for a tweak (a run under runs/); drop the flag or change a setting"
         )
     if args.data is not None:
-        from mnist_lab.core.data import fetch_mnist
-
         fetch_mnist(args.data)  # a bad file is one line now, before the backend loads or a run folder exists
     check_writable(out_dir)  # every argument checked before TensorFlow is imported or data is loaded
     args.resume_hint = f"finished epochs are kept in {out_dir}/.partial; run the same command again to resume"
@@ -71,7 +78,6 @@ def cmd_train(args) -> int:
     )
     files = [name for name in RUN_FILES if (out_dir / name).is_file()]
     print(f"results: {out_dir}/ ({', '.join(files)})")
-    from mnist_lab.orchestration.verify import check_run
 
     # The run against its stage's committed seeds, or one line saying why it cannot be compared.
     print("\n".join(check_run(result).lines))
@@ -79,7 +85,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_notebook(args) -> int:
-    from mnist_lab.orchestration.runner import check_notebook, run_notebook
+    from mnist_lab.report.runner import check_notebook, run_notebook  # imports every findings module: only here
 
     args.resume_hint = "the previous report is untouched; run the same command again to resume training"
     for name in args.name:  # every name checked before the first one runs
@@ -90,18 +96,6 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from mnist_lab.orchestration.profiles import check_profile
-    from mnist_lab.orchestration.sweep import (
-        arm_name,
-        check_ablation,
-        current_backend,
-        parse_arm,
-        parse_seeds,
-        plan_jobs,
-        run_sweep,
-        sweep_order,
-    )
-
     check_ablation(args.ablation)
     stages = args.stage or sweep_order()
     arms = [parse_arm(stage, args.ablation) for stage in stages]  # every name checked before anything runs
@@ -125,15 +119,11 @@ def cmd_sweep(args) -> int:
         return 0
     on_finished = None
     if args.pack is not None:
-        from mnist_lab.orchestration.transfer import Packer
-
         check_writable(Path(args.pack))
         on_finished = Packer(args.pack, reports_root(args.profile), args.pack_files, args.pack_limit)
     args.resume_hint = "finished runs are kept; run the same command again to resume the ones in progress"
     executor, jobs = None, args.jobs or 1
     if args.engine == "ray":
-        from mnist_lab.orchestration.ray_engine import RayExecutor
-
         executor = RayExecutor(args.address, args.runs_per_gpu, cpus_per_run=args.threads or 1)
         jobs = args.jobs or executor.capacity
         print(executor.describe())
@@ -162,16 +152,12 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_receive(args) -> int:
-    from mnist_lab.orchestration.transfer import receive, summary_lines
-
     received = receive(args.folder, profile=args.profile)
     print("\n".join(summary_lines(received)))
     return 1 if any(item.outcome.startswith("refused") for item in received) else 0
 
 
 def cmd_models(args) -> int:
-    from mnist_lab.orchestration.stored_models import MANIFEST, record, restore
-
     if args.record:
         entry = record(args.record)
         print(f"recorded {args.record} (blob {entry['blob']}) in {MANIFEST.name}; now `git rm --cached {args.record}`")
@@ -191,17 +177,6 @@ def cmd_suite(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from mnist_lab.orchestration.profiles import reports_root
-    from mnist_lab.orchestration.selection import (
-        SELECTION_RULE,
-        candidate_runs,
-        choose,
-        progress_lines,
-        run_selection,
-        selection_rows,
-        unfinished,
-    )
-
     if args.status:  # what has finished so far, without training (nor importing TensorFlow)
         runs = candidate_runs(reports_root(args.profile), args.profile)
     else:
@@ -223,8 +198,6 @@ def cmd_select(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from mnist_lab.orchestration.verify import check_run_dir
-
     if (args.run_dir is None) == (args.stage is None):
         raise ConfigError(
             "give a finished run folder (mnist-lab verify RUN_DIR) or a stage to train and check "
@@ -236,7 +209,6 @@ def cmd_verify(args) -> int:
 
         seed = args.seed if args.seed is not None else 1000 + secrets.randbelow(10**6)  # outside the committed seeds
         config = resolve_config(args.stage, "full", seed=seed)
-        from mnist_lab.orchestration.sweep import HOME_BACKEND, current_backend
 
         backend = current_backend()  # each backend's verify runs apart: one never reuses the other's
         run_dir = Path("runs") / "verify" / ("" if backend == HOME_BACKEND else backend) / args.stage / f"seed_{seed}"
@@ -294,7 +266,7 @@ def cmd_robustness(args) -> int:
 
 
 def cmd_nbval_refresh(args) -> int:
-    from mnist_lab.orchestration.runner import refresh_nbval
+    from mnist_lab.report.runner import refresh_nbval  # imports every findings module: only here
 
     for path in refresh_nbval(args.names or None):
         print(f"wrote {path}")
@@ -440,14 +412,12 @@ def _interrupt(signum, frame):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from mnist_lab.core.data import MnistDataError
-    from mnist_lab.orchestration.runner import NotebookFailed
-    from mnist_lab.orchestration.sweep import RunFailed
+    from mnist_lab.report.runner import NotebookFailed  # imports every findings module: after the arguments are good
 
     command = f"mnist-lab {args.command}"
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with filtered_stderr():  # TensorFlow's C++ start-up notices (mnist_lab.orchestration.quiet)
+        with filtered_stderr():  # TensorFlow's C++ start-up notices (mnist_lab.report.quiet)
             return args.handler(args)
     except KeyboardInterrupt:
         hint = getattr(args, "resume_hint", "nothing half-written was kept")

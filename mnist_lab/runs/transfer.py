@@ -33,8 +33,8 @@ from mnist_lab.core.run_dir import (
     Run,
     load_run,
 )
-from mnist_lab.orchestration.profiles import reports_root
-from mnist_lab.orchestration.sweep import protocol_of, run_ablation, seed_run_dir, stage_protocol
+from mnist_lab.runs.settings import reports_root
+from mnist_lab.runs.layout import protocol_of, run_ablation, seed_run_dir, stage_protocol
 
 PACK_FILES = 7  # default number of pack files: with the sweep's log, eight files to bring back
 TRAVELLING_FILES = (*REQUIRED_FILES, PROBABILITIES, ROBUSTNESS_RESULTS, ROBUSTNESS_PREDICTIONS)

@@ -1,21 +1,20 @@
 """Does training in another precision change a stage's result? bfloat16 against float32, same seeds.
 
-Runs in another precision are another protocol (mnist_lab.orchestration.sweep keeps them in reports/precision/);
+Runs in another precision are another protocol (mnist_lab.runs.sweep keeps them in reports/precision/);
 this compares them with the float32 runs of the seeds both have, by a rule fixed before the runs.
 """
 
 from __future__ import annotations
 
 from mnist_lab.core.run_dir import Run
-from mnist_lab.orchestration.stats import verdict
-from mnist_lab.orchestration.sweep import stage_seeds
+from mnist_lab.findings.stats import verdict
+from mnist_lab.runs.layout import stage_seeds
+from mnist_lab.runs.settings import PRECISION_CHECK, PRECISION_MIN_SEEDS
 
 PRECISION_RULE = (
     "a precision other than the seed's float32 may be used, as a recorded option, only if over the same "
     "seeds (at least 3) the 95% interval of the difference of mean test accuracy contains 0"
 )
-PRECISION_MIN_SEEDS = 3  # the number in PRECISION_RULE
-PRECISION_CHECK = ("cnn_bn", "mixed_bfloat16")  # the seed's model, in the precision worth having
 
 
 def precision_comparison(reference: list[Run], other: list[Run]) -> dict:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from mnist_lab.core.provenance import run_band
 from mnist_lab.core.run_dir import Run, load_run
-from mnist_lab.orchestration.profiles import reports_root
-from mnist_lab.orchestration.stats import band_z, seed_summary
-from mnist_lab.orchestration.sweep import band_label, bands, protocol_of, stage_seeds
+from mnist_lab.findings.stats import band_z, seed_summary
+from mnist_lab.runs.layout import band_label, bands, protocol_of, stage_seeds
+from mnist_lab.runs.settings import reports_root
 
 BAND_Z = 3.0
 INSIDE, OUTSIDE, INCOMPARABLE = 0, 1, 2  # the exit codes of `mnist-lab verify`

@@ -7,7 +7,7 @@ runs/STAGE-HASH/ (git-ignored; HASH is a short hash of the config and of a backe
 TensorFlow, so the same tweak twice is reused, and never by another backend), and a scratch
 config pointed into a reports folder is refused, so trying a change can never overwrite a
 committed result. A protocol run under another backend goes to its band's folder,
-reports/backends/NAME/ (mnist_lab.orchestration.sweep.band_root).
+reports/backends/NAME/ (mnist_lab.runs.sweep.band_root).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT, project_relative
-from mnist_lab.orchestration.profiles import REPORT_DIRS, resolve_config
-from mnist_lab.orchestration.sweep import HOME_BACKEND, band_root, current_backend, current_band
+from mnist_lab.runs.settings import REPORT_DIRS, resolve_config
+from mnist_lab.core.provenance import HOME_BACKEND
+from mnist_lab.runs.layout import band_root
+from mnist_lab.runs.devices import current_backend, current_band
 
 SCRATCH_DIR = PROJECT_ROOT / "runs"
 

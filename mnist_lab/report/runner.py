@@ -28,11 +28,12 @@ from pathlib import Path
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.files import PROJECT_ROOT, atomic_path, project_relative, read_json, sha256_files, write_json
 from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.provenance import machine_label, trained_in
 from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable, load_run
-from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root, resolve_config
-from mnist_lab.orchestration.results import update_readme, write_reports_readme
-from mnist_lab.orchestration.selection import BASE_STAGE, SELECTION_DIR
-from mnist_lab.orchestration.sweep import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
+from mnist_lab.report.quiet import clean
+from mnist_lab.report.results import update_readme, write_reports_readme
+from mnist_lab.runs.layout import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
+from mnist_lab.runs.settings import BASE_STAGE, PROFILES, SELECTION_DIR, check_profile, reports_root, resolve_config
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # The rule that finds the notebooks (notebooks/NN_name.py, run in the order of NN): 00_data
@@ -203,7 +204,6 @@ _DISPLAY_REPR = re.compile(r"<(Figure size \d+x\d+ with \d+ Axes|IPython\.core\.
 def _shown(record: logging.LogRecord) -> bool:
     """A papermill log record worth printing, without TensorFlow's start-up notices (quiet.clean)
     and naming the staging folder as the folder it is published to."""
-    from mnist_lab.orchestration.quiet import clean
 
     message = _ANSI.sub("", clean(record.getMessage()))  # Keras' summaries colour a terminal, not a log
     # The reprs of what a cell displays (figures, Markdown): the report shows them, the console cannot.
@@ -234,7 +234,6 @@ def _show_papermill_log() -> None:
 def training_cost(stage: str, profile: str, reports: Path, run_dir: Path) -> str | None:
     """One line said before a stage's notebook trains it (None when it reuses a finished run): its
     budget, and what that took for its parent's run here, on the machine that run records."""
-    from mnist_lab.core.provenance import machine_label, trained_in
     from mnist_lab.core.train import load_finished  # imports the backend: only for a stage notebook
 
     config = resolve_config(stage, profile)
@@ -362,10 +361,8 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
 def publishable(executed: Path, staging: Path, final_dir: Path) -> None:
     """The executed notebook as a reader should see it: the staging folder it ran in named as the
     folder it is published to, TensorFlow's start-up notices dropped from its stderr outputs
-    (mnist_lab.orchestration.quiet), and papermill's record of this machine's paths and clock left out."""
+    (mnist_lab.report.quiet), and papermill's record of this machine's paths and clock left out."""
     import nbformat
-
-    from mnist_lab.orchestration.quiet import clean
 
     notebook = nbformat.read(executed, as_version=4)
     renames = _renames(staging, final_dir)

@@ -8,35 +8,17 @@ from pathlib import Path
 from mnist_lab.core.config import MNIST_TEST_SIZE
 from mnist_lab.core.files import atomic_path
 from mnist_lab.core.models import STAGES, previous_stage
-from mnist_lab.core.provenance import backend_label, machine_label, trained_in
+from mnist_lab.core.provenance import HOME_BACKEND, backend_label, machine_label, trained_in
 from mnist_lab.core.run_dir import Run, learning_rate_cuts, load_run
-from mnist_lab.orchestration.campaign import campaign_line
-from mnist_lab.orchestration.precision_check import PRECISION_CHECK, precision_markdown, precision_result
-from mnist_lab.orchestration.robustness_results import FIGURES as ROBUSTNESS_FIGURES
-from mnist_lab.orchestration.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
-from mnist_lab.orchestration.seed_results import (
-    ensemble_markdown,
-    ensemble_rows,
-    seed_markdown,
-    seed_rows,
-    test_labels,
-)
-from mnist_lab.orchestration.selection import (
-    BASELINE,
-    CHOSEN_TARGETS,
-    candidate_runs,
-    choose,
-    chosen_stage,
-    selection_rows,
-    unfinished,
-)
-from mnist_lab.orchestration.stats import (
-    accuracy_interval,
-    changed_errors,
-    format_p,
-    mcnemar_p,
-)
-from mnist_lab.orchestration.sweep import ENSEMBLE_MIN_SEEDS, HOME_BACKEND, all_stage_seeds, labelled_bands
+from mnist_lab.findings.claims import band_tally, band_verdicts, claims_table, summary_table
+from mnist_lab.findings.precision_check import precision_markdown, precision_result
+from mnist_lab.findings.robustness_results import FIGURES as ROBUSTNESS_FIGURES
+from mnist_lab.findings.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
+from mnist_lab.findings.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
+from mnist_lab.findings.selection import choose, chosen_stage, selection_rows, unfinished
+from mnist_lab.findings.stats import accuracy_interval, changed_errors, format_p, mcnemar_p
+from mnist_lab.runs.layout import BASELINE, all_stage_seeds, candidate_runs, labelled_bands
+from mnist_lab.runs.settings import CAMPAIGN_PLAN, CAMPAIGN_SEEDS, CHOSEN_TARGETS, ENSEMBLE_MIN_SEEDS, PRECISION_CHECK
 
 # Figures a stage notebook saves beside its run.
 FIGURES = {
@@ -65,7 +47,7 @@ QUICK_CAVEAT = (
 )
 # The root README's generated results section lies between these two lines.
 README_BEGIN = (
-    "<!-- results: written by make reproduce (mnist_lab.orchestration.results.update_readme); do not edit by hand -->"
+    "<!-- results: written by make reproduce (mnist_lab.report.results.update_readme); do not edit by hand -->"
 )
 README_END = "<!-- end of results -->"
 
@@ -275,7 +257,6 @@ def short_stage_table(runs: dict[str, Run], seeds: dict[str, dict], others: dict
 def claims_markdown(reports_dir, profile: str, evidence: bool) -> list[str]:
     """The claims, one verdict column per band (claims.summary_table); with `evidence`, each band's
     whole evidence below it, else the short table (the README's)."""
-    from mnist_lab.orchestration.claims import band_tally, band_verdicts, claims_table, summary_table
 
     banded = band_verdicts(reports_dir, profile)
     if not banded:
@@ -315,7 +296,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "## The seed's claims, checked",
         "",
         "One verdict column per band: runs of different Keras backends are never pooled "
-        "(`mnist_lab/orchestration/claims.py` fixes each part's measure and rule, and what an undecided part needs).",
+        "(`mnist_lab/findings/claims.py` fixes each part's measure and rule, and what an undecided part needs).",
         "",
         *claims_markdown(reports_dir, profile, evidence=True),
         "## Every stage",
@@ -440,3 +421,14 @@ def _maybe(cross_entropy: float | None, total: float | None = None) -> str:
     if cross_entropy is None:
         return "—"
     return f"{(total - cross_entropy if total is not None else cross_entropy):.4f}"
+
+
+def campaign_line(seed_counts: dict[str, int]) -> str:
+    """One line for the README: the arms short of their planned seeds (settings.CAMPAIGN_SEEDS), or that none is."""
+    short = {arm: n for arm, n in CAMPAIGN_SEEDS.items() if seed_counts.get(arm, 0) < n}
+    if not short:
+        return f"The seed campaign ([plan]({CAMPAIGN_PLAN})) is complete: every arm has its planned seeds."
+    so_far = ", ".join(f"`{arm}` {seed_counts.get(arm, 0)}/{n}" for arm, n in short.items())
+    return (
+        f"**Seed campaign under way** ([plan]({CAMPAIGN_PLAN})): seeds {so_far}; verdicts resting on them are interim."
+    )

@@ -17,33 +17,58 @@ from mnist_lab.core.config import TrainConfig
 from mnist_lab.core.data import fetch_mnist, make_splits, test_indices
 from mnist_lab.core.files import project_relative
 from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.pipeline import seed_augmentation
 from mnist_lab.core.provenance import machine_label
 from mnist_lab.core.run_dir import load_run
-from mnist_lab.orchestration import plots
-from mnist_lab.orchestration.placement import is_protocol, run_dir_for, tweaks
-from mnist_lab.orchestration.precision_check import PRECISION_CHECK, precision_markdown, precision_result
-from mnist_lab.orchestration.profiles import reports_root, resolve_config
-from mnist_lab.orchestration.results import (
+from mnist_lab.findings.claims import gather, verdicts
+from mnist_lab.findings.precision_check import precision_markdown, precision_result
+from mnist_lab.findings.robustness_results import (
+    adaptation_line,
+    adaptation_rows,
+    adaptation_table,
+    adaptation_test_table,
+    adaptation_tests,
+    corruption_table,
+    curves,
+    significant_sets,
+    stage_results,
+    step_line,
+    step_table,
+    step_tests,
+    summary_line,
+    summary_rows,
+    without_batchnorm,
+)
+from mnist_lab.findings.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
+from mnist_lab.findings.selection import selection_markdown, selection_rows, unfinished
+from mnist_lab.findings.stats import accuracy_interval
+from mnist_lab.findings.verify import check_run
+from mnist_lab.report import plots
+from mnist_lab.report.results import (
     COMPARISON_FIGURES,
     FIGURES,
     SEED_REPORTED_ACCURACY,
     accuracy_change,
     budget_table,
+    claims_markdown,
     finished_runs,
     markdown_table,
     results_markdown,
     selection_lines,
     summary_row,
 )
-from mnist_lab.orchestration.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
-from mnist_lab.orchestration.stats import accuracy_interval
-from mnist_lab.orchestration.sweep import (
+from mnist_lab.runs.candidates import run_selection
+from mnist_lab.runs.layout import all_stage_seeds, candidate_runs
+from mnist_lab.runs.placement import is_protocol, run_dir_for, tweaks
+from mnist_lab.runs.settings import (
     ENSEMBLE_MIN_SEEDS,
+    PRECISION_CHECK,
     QUICK_SWEEP_STAGES,
     SWEEP_SEEDS,
-    all_stage_seeds,
-    run_sweep,
+    reports_root,
+    resolve_config,
 )
+from mnist_lab.runs.sweep import run_sweep
 
 # Start TensorFlow and its devices now, so that its start-up notices (C++ logs on stderr)
 # land in the notebooks' import cell, which nbval ignores, not in a cell it compares.
@@ -152,7 +177,6 @@ def compare_with_previous(result, profile: str, reports_dir=None) -> None:
 
 def compare_with_committed(result, profile: str, reports_dir=None) -> None:
     """A tweaked run against the committed run of its stage (digit by digit) and its seed band."""
-    from mnist_lab.orchestration.verify import check_run
 
     root = Path(reports_dir or reports_root(profile))
     committed_dir = root / result.stage
@@ -220,8 +244,6 @@ def class_balance(overview: dict) -> None:
 
 
 def augmentation_examples(overview: dict, digits: int = 6, variants: int = 7) -> None:
-    from mnist_lab.core.pipeline import seed_augmentation
-
     augment = seed_augmentation(overview["config"])
     originals = overview["splits"].x_train[:digits]
     images, captions = [], []
@@ -333,13 +355,6 @@ def precision_check(profile: str, reports_dir=None) -> None:
 def selection_record(profile: str, reports_dir=None) -> list[dict]:
     """The longer-budget candidates' validation figures and the rule's choice. The quick profile
     trains its tiny candidates here; the full profile only reads them (`make select`)."""
-    from mnist_lab.orchestration.selection import (
-        candidate_runs,
-        run_selection,
-        selection_markdown,
-        selection_rows,
-        unfinished,
-    )
 
     root = Path(reports_dir or reports_root(profile))
     if profile == "quick":
@@ -351,10 +366,8 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
 
 
 def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[dict]:
-    """Every claim of the seed's notes with its verdict (mnist_lab.orchestration.claims), the curves behind
+    """Every claim of the seed's notes with its verdict (mnist_lab.findings.claims), the curves behind
     the convergence and overfitting verdicts, and, once the ablation has runs, the schedule's."""
-    from mnist_lab.orchestration.claims import gather, verdicts
-    from mnist_lab.orchestration.results import claims_markdown
 
     root = Path(reports_dir or reports_root(profile))
     evidence = gather(root, profile)  # the committed runs' band: the figures below show it
@@ -395,7 +408,6 @@ def robustness_gallery(profile: str, reports_dir=None, out_dir=None) -> None:
 def robustness_runs(profile: str, reports_dir=None) -> dict:
     """The runs with robustness results at this suite version, per stage."""
     from mnist_lab.core.robustness import SUITE_VERSION
-    from mnist_lab.orchestration.robustness_results import stage_results
 
     found = stage_results(Path(reports_dir or reports_root(profile)), profile)
     print(f"robustness suite v{SUITE_VERSION}; runs with results:")
@@ -407,7 +419,6 @@ def robustness_runs(profile: str, reports_dir=None) -> dict:
 
 def robustness_table(found: dict, profile: str, reports_dir=None, out_dir=None) -> dict:
     """Stages by corruption, and MNIST-C's summary: the mean corruption error per stage."""
-    from mnist_lab.orchestration.robustness_results import corruption_table, summary_line, summary_rows
 
     rows = summary_rows(found)
     if not rows:
@@ -422,7 +433,6 @@ def robustness_table(found: dict, profile: str, reports_dir=None, out_dir=None) 
 def robustness_curves(rows: dict, profile: str, reports_dir=None, out_dir=None) -> None:
     """Accuracy against rotation, shift and zoom, the seed's augmentation ranges shaded."""
     from mnist_lab.core.robustness import SEED_RANGES
-    from mnist_lab.orchestration.robustness_results import curves
 
     if not rows:
         return
@@ -433,7 +443,6 @@ def robustness_curves(rows: dict, profile: str, reports_dir=None, out_dir=None) 
 
 def robustness_steps(found: dict) -> None:
     """Each step of the ladder per corruption (seed-42 runs, McNemar) and over seeds (Welch)."""
-    from mnist_lab.orchestration.robustness_results import significant_sets, step_line, step_table, step_tests
 
     steps = step_tests(found, test_labels())
     if not steps:
@@ -461,14 +470,6 @@ def robustness_adaptation(found: dict, profile: str, reports_dir=None, out_dir=N
     corruption, the seed-42 run image by image (McNemar), and the gain over seeds. Returns nothing:
     the cell ends the notebook, and a returned dict would print as its last output."""
     from mnist_lab.core.robustness import corruption_names
-    from mnist_lab.orchestration.robustness_results import (
-        adaptation_line,
-        adaptation_rows,
-        adaptation_table,
-        adaptation_test_table,
-        adaptation_tests,
-        without_batchnorm,
-    )
 
     rows = adaptation_rows(found)
     none = without_batchnorm(found)

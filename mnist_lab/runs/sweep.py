@@ -1,23 +1,12 @@
-"""Seed sweeps: one run per (stage, seed) under a profile's protocol, and reading them back.
+"""Seed sweeps: one run per (stage, seed) under a profile's protocol.
 
 Only the training seed varies (initialisation, shuffling, dropout, augmentation draws); the
-split stays the seed notebook's (`split_seed` 42). A stage's committed run in reports/STAGE/
-(seed 42) counts as one of its seeds; the others live in reports/seeds/STAGE/seed_N/ and keep
-config.json, history.json, metrics.json and the test probabilities, but no model (size).
-Each run is its own unit: locked, resumable, reused when finished. Runs in another precision
-than the seed's float32 are another protocol: they live in reports/precision/PRECISION/STAGE/seed_N/
-(seed 42 included) and are never mixed into a stage's seeds. So do the ablations off the
-ladder (ABLATIONS: one protocol field changed), in reports/ablation/NAME/STAGE/seed_N/.
+split stays the seed notebook's (`split_seed` 42). Where each run lands is layout's; a seed run
+keeps config.json, history.json, metrics.json and the test probabilities, but no model (size).
+Each run is its own unit: locked, resumable, reused when finished.
 
 A sweep keeps each run's model.keras on disk for `mnist-lab robustness`; git ignores the seed
 runs' models (7 MB each) and keeps their robustness results.
-
-Bands: the Keras backend and the kind of device (CPU or GPU) are part of a run's identity. The
-committed TensorFlow CPU runs (HOME_BACKEND) live in reports/ as above; every other band's runs
-live in the same layout under reports/backends/BAND/ (`jax`, `jax-gpu`, `tensorflow-gpu`:
-provenance.band_name), and every function that pools seeds takes one band (its `backend`
-argument is a band name) and reads only the runs that recorded it (metrics.json's environment:
-provenance.run_band), so no two bands are ever pooled.
 
 `run_sweep(..., jobs=N)` trains up to N runs at once, each in a fresh process (a
 concurrent.futures pool); every run is still its own locked, resumable unit, and each finished
@@ -42,29 +31,10 @@ from pathlib import Path
 from mnist_lab.core.config import MAX_SEED, ConfigError, TrainConfig
 from mnist_lab.core.files import PROJECT_ROOT
 from mnist_lab.core.models import STAGES, get_stage
-from mnist_lab.core.provenance import HOME_BACKEND, band_name, run_band  # HOME_BACKEND's runs live in reports/ itself
 from mnist_lab.core.run_dir import Run, load_run
-from mnist_lab.orchestration.profiles import check_profile, reports_root, resolve_config
-
-SEEDS_DIR = "seeds"
-BACKENDS_DIR = "backends"
-BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
-PRECISION_DIR = "precision"
-ABLATION_DIR = "ablation"
-# Protocols off the ladder, each one TrainConfig change against the stage's own protocol.
-# constant_lr: the seed's ReduceLROnPlateau removed (Adam at 1e-3 throughout), for claim 6 of its notes.
-ABLATIONS: dict[str, dict] = {"constant_lr": {"lr_schedule": "constant"}}
-STAGE_RUN_SEED = TrainConfig.seed  # the stage notebook's run, reports/STAGE/, is this seed
-# Seeds each profile's sweep adds to the stage run. Quick: one more of the two cheapest stages,
-# trained by the comparison notebook itself (seconds: enough for one step's verdict over seeds);
-# full: `make seeds` trains them for every stage (hours), the notebook only reads them.
-SWEEP_SEEDS = {"full": (0, 1, 2, 3), "quick": (0,)}
-QUICK_SWEEP_STAGES = ("dnn", "cnn")
-# Every planned seed: the stage run's and the sweep's (full: 5, quick: 2). An ensemble averages a stage's
-# seeds, and a target for its mean is judged, only once it has this many.
-ENSEMBLE_MIN_SEEDS = {profile: 1 + len(seeds) for profile, seeds in SWEEP_SEEDS.items()}
-# `make seeds` trains the steps whose single-seed results were a few digits apart first.
-SWEEP_ORDER = ("cnn_reg", "cnn_bn", "cnn_bn_aug", "cnn_bn_aug_long", "dnn", "cnn")
+from mnist_lab.runs.devices import current_backend, current_band, least_busy_gpu, visible_gpus
+from mnist_lab.runs.layout import check_ablation, run_ablation, seed_run_dir
+from mnist_lab.runs.settings import ABLATIONS, SWEEP_ORDER, check_profile, reports_root, resolve_config
 
 
 def sweep_order() -> list[str]:
@@ -85,100 +55,6 @@ def parse_seeds(text: str) -> list[int]:
             raise ConfigError(f"seed range {part.strip()!r} must run upwards within 0 to {MAX_SEED}")
         seeds += range(low, high + 1)
     return sorted(set(seeds))
-
-
-def check_ablation(ablation: str | None) -> None:
-    if ablation is not None and ablation not in ABLATIONS:
-        raise ConfigError(f"unknown ablation {ablation!r}; valid ablations: {', '.join(ABLATIONS)}")
-
-
-def current_backend() -> str:
-    """The Keras backend this process trains with, read as Keras reads it (KERAS_BACKEND, else
-    KERAS_HOME/keras.json, else TensorFlow) without importing Keras, so that a folder can be
-    chosen before TensorFlow loads."""
-    if name := os.environ.get("KERAS_BACKEND"):
-        return name
-    config = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
-    try:
-        return json.loads(config.read_text()).get("backend", HOME_BACKEND)
-    except (OSError, ValueError, AttributeError):
-        return HOME_BACKEND
-
-
-def visible_gpus() -> list[str]:
-    """The NVIDIA GPUs this machine's runs may use, told without loading a backend: those listed by
-    nvidia-smi, or the ones CUDA_VISIBLE_DEVICES names (none where it hides them all)."""
-    import shutil
-    import subprocess
-
-    named = os.environ.get("CUDA_VISIBLE_DEVICES", None)
-    if named in ("", "-1") or not shutil.which("nvidia-smi"):
-        return []
-    try:
-        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if listed.returncode != 0:
-        return []
-    if named is not None:
-        return [gpu.strip() for gpu in named.split(",") if gpu.strip()]
-    return [str(index) for index, line in enumerate(listed.stdout.splitlines()) if line.startswith("GPU")]
-
-
-def gpu_visible() -> bool:
-    """Whether this machine's runs will train on a GPU (visible_gpus). A run records the device it
-    actually used, and a band reads only runs that recorded its own (run_band)."""
-    return bool(visible_gpus())
-
-
-def least_busy_gpu(gpus: list[str], busy: list[str]) -> str:
-    """The GPU for the next local run: the one with the fewest runs on it now, the first on a tie,
-    so that N runs spread over the machine's GPUs instead of all landing on the first."""
-    return min(gpus, key=lambda gpu: (busy.count(gpu), gpus.index(gpu)))
-
-
-def current_band(gpu: bool | None = None) -> str:
-    """The band this machine's runs join: its backend (current_backend) on its kind of device."""
-    return band_name(current_backend(), gpu_visible() if gpu is None else gpu)
-
-
-def band_root(reports, backend: str = HOME_BACKEND) -> Path:
-    """Where one band's runs live: reports/ itself for HOME_BACKEND (TensorFlow on CPUs), else
-    reports/backends/BAND/ (`backend` is a band name: provenance.band_name)."""
-    return Path(reports) if backend == HOME_BACKEND else Path(reports) / BACKENDS_DIR / backend
-
-
-def backends(reports) -> list[str]:
-    """Every band with a folder: HOME_BACKEND's first, then the others by name."""
-    others = sorted(path.name for path in (Path(reports) / BACKENDS_DIR).glob("*") if path.is_dir())
-    return [HOME_BACKEND, *others]
-
-
-def band_label(backend: str, runs=()) -> str:
-    """'TensorFlow, CPU' or 'JAX, GPU': the backend, and the kind of device its runs trained on."""
-    kinds = sorted(
-        {"CPU" if run.metrics["environment"].get("device", "CPU").startswith("CPU") else "GPU" for run in runs}
-    )
-    plain = backend.removesuffix("-gpu")
-    name = BACKEND_NAMES.get(plain, plain)
-    kinds = kinds or (["GPU"] if backend.endswith("-gpu") else [])
-    return f"{name}, {' and '.join(kinds)}" if kinds else name
-
-
-def seed_run_dir(
-    reports: Path,
-    stage: str,
-    seed: int,
-    precision: str = TrainConfig.precision,
-    ablation: str | None = None,
-    backend: str = HOME_BACKEND,
-) -> Path:
-    reports = band_root(reports, backend)
-    if ablation is not None:
-        return reports / ABLATION_DIR / ablation / stage / f"seed_{seed}"
-    if precision != TrainConfig.precision:
-        return reports / PRECISION_DIR / precision / stage / f"seed_{seed}"
-    return reports / stage if seed == STAGE_RUN_SEED else reports / SEEDS_DIR / stage / f"seed_{seed}"
 
 
 def parse_arm(text: str, ablation: str | None = None) -> tuple[str, str | None]:
@@ -426,79 +302,3 @@ def finished_line(run: Run) -> str:
     )
 
 
-def run_ablation(run: Run) -> str | None:
-    """The ablation whose protocol a run's config follows (None: its stage's own protocol)."""
-    config = TrainConfig.from_dict(run.config)
-    stage_protocol_config = resolve_config(run.stage, "full")
-    for name, changes in ABLATIONS.items():
-        if all(getattr(config, key) == value for key, value in changes.items()) and any(
-            getattr(stage_protocol_config, key) != value for key, value in changes.items()
-        ):
-            return name
-    return None
-
-
-def protocol_of(config: dict) -> dict:
-    """What must match for two runs to be seeds of one experiment: everything but the seed."""
-    fields = TrainConfig.from_dict(config).to_dict()
-    fields.pop("seed")
-    return fields
-
-
-def stage_protocol(
-    stage: str, profile: str = "full", precision: str = TrainConfig.precision, ablation: str | None = None
-) -> dict:
-    """What every seed of `stage` under the profile shares (protocol_of its resolved config)."""
-    check_ablation(ablation)
-    config = resolve_config(stage, profile, precision=precision, **ABLATIONS.get(ablation, {}))
-    return protocol_of(config.to_dict())
-
-
-def stage_seeds(
-    reports,
-    stage: str,
-    profile: str = "full",
-    precision: str = TrainConfig.precision,
-    ablation: str | None = None,
-    backend: str = HOME_BACKEND,
-) -> list[Run]:
-    """The finished runs of `stage` under the profile's protocol in one backend's band, any seed,
-    in seed order.
-
-    Runs under another protocol (another epoch budget, subset, ...) are not seeds of this one
-    and are left out, and so are runs of another backend (whatever folder they are in).
-    """
-    reports = band_root(reports, backend)
-    expected = stage_protocol(stage, profile, precision, ablation)
-    if ablation is not None:
-        candidates = sorted((reports / ABLATION_DIR / ablation / stage).glob("seed_*"))
-    elif precision == TrainConfig.precision:
-        candidates = [reports / stage, *sorted((reports / SEEDS_DIR / stage).glob("seed_*"))]
-    else:
-        candidates = sorted((reports / PRECISION_DIR / precision / stage).glob("seed_*"))
-    runs = []
-    for path in candidates:
-        try:
-            run = load_run(path)
-        except FileNotFoundError:
-            continue
-        if protocol_of(run.config) == expected and run_band(run.metrics) == backend:
-            runs.append(run)
-    return sorted(runs, key=lambda run: run.seed)
-
-
-def all_stage_seeds(reports, profile: str = "full", backend: str = HOME_BACKEND) -> dict[str, list[Run]]:
-    return {stage: runs for stage in STAGES if (runs := stage_seeds(reports, stage, profile, backend=backend))}
-
-
-def bands(reports, profile: str = "full") -> dict[str, dict[str, list[Run]]]:
-    """Every backend that has runs under the profile's protocol -> its stages' seeds."""
-    return {backend: runs for backend in backends(reports) if (runs := all_stage_seeds(reports, profile, backend))}
-
-
-def labelled_bands(reports, profile: str = "full") -> dict[str, tuple[str, dict[str, list[Run]]]]:
-    """bands(), keyed by each band's label ('JAX, GPU', from all its runs): label -> (backend, runs)."""
-    return {
-        band_label(backend, [run for stage_runs in runs.values() for run in stage_runs]): (backend, runs)
-        for backend, runs in bands(reports, profile).items()
-    }

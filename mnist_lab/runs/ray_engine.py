@@ -37,8 +37,8 @@ from pathlib import Path
 
 from mnist_lab.core.config import ConfigError
 from mnist_lab.core.run_dir import FolderLock
-from mnist_lab.orchestration.sweep import RunJob
-from mnist_lab.orchestration.transfer import TRAVELLING_FILES, receive_run
+from mnist_lab.runs.sweep import RunJob
+from mnist_lab.runs.transfer import TRAVELLING_FILES, receive_run
 
 # A run of these models under TensorFlow with memory growth, or JAX without preallocation, holds
 # well under 2 GiB of GPU memory: 8 runs fit a 16 GiB GPU, and 8 or 16 at once trained together on

@@ -8,7 +8,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mnist_lab.core.files import atomic_path
 from mnist_lab.core.run_dir import best_epoch, learning_rate_cuts
-from mnist_lab.orchestration.claims import val_cross_entropy
+from mnist_lab.findings.measures import val_cross_entropy
 
 
 def save_figure(figure, path) -> None:
@@ -229,7 +229,7 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
     over the first epochs (how fast each stage converges) and validation cross-entropy above its
     own minimum over the whole run (how far it climbed after the best epoch: overfitting).
 
-    runs: stage -> its finished runs (mnist_lab.orchestration.sweep.all_stage_seeds).
+    runs: stage -> its finished runs (mnist_lab.runs.layout.all_stage_seeds).
     """
     figure, (speed_ax, rise_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
     colours = dict(zip(runs, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))

@@ -11,23 +11,12 @@ An effect between two stages is the difference of their means over seeds with We
 interval (stats.difference_interval); an effect of one stage is its mean with Student's
 interval (stats.mean_interval). "~X%" claims are judged against a band of +-APPROX points.
 
-Measures, per run, from its history.json (one record per epoch) and metrics.json:
-- `overfitting_gap`: training accuracy minus validation accuracy, in points, at the last
-  epoch. Keras measures training accuracy with dropout active, which understates the gap of
-  the stages with dropout; `loss_rise` does not depend on it.
-- `loss_rise`: validation cross-entropy at the last epoch minus its minimum over the run (0
-  when the last epoch is the best): how far validation loss climbed after its best epoch.
-- `epochs_to(threshold)`: the first epoch whose validation accuracy reaches the threshold
-  (THRESHOLDS: 98% and 99%, round figures below every convolutional stage's final accuracy;
-  a run that never reaches it counts as its budget + 1); `first_epoch_accuracy`: validation
-  accuracy after epoch 1.
-- `swing`: the standard deviation of the epoch-to-epoch change in validation accuracy from
-  epoch 2 on, in points: how much validation accuracy jumps within a run.
-- robustness: the mean accuracy over the 15 corruptions (mnist_lab.orchestration.robustness_results).
+Measures, per run: findings.measures; robustness: the mean accuracy over the 15 corruptions
+(findings.robustness_results).
 
 Bands: runs of different Keras backends are never pooled (a JAX run is another sample of the
 experiment, not a copy of a TensorFlow one). Every part is judged once per band
-(mnist_lab.orchestration.sweep.bands): `band_verdicts` gives one column per band that has runs
+(mnist_lab.runs.layout.bands): `band_verdicts` gives one column per band that has runs
 on both sides of at least one comparison, each cell with its n; where two bands' verdicts
 differ, the table says so and picks neither.
 
@@ -64,8 +53,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_lab.core.run_dir import Run
-from mnist_lab.orchestration.stats import (
+from mnist_lab.core.provenance import HOME_BACKEND
+from mnist_lab.findings.measures import (
+    accuracy_points,
+    epochs_to,
+    first_epoch_accuracy,
+    loss_rise,
+    overfitting_gap,
+    swing,
+)
+from mnist_lab.findings.robustness_results import stage_results
+from mnist_lab.findings.stats import (
     difference_interval,
     mean_interval,
     seeds_for_difference,
@@ -74,8 +72,8 @@ from mnist_lab.orchestration.stats import (
     seeds_text,
     variance_ratio_interval,
 )
+from mnist_lab.runs.layout import all_stage_seeds, labelled_bands, stage_seeds
 
-THRESHOLDS = (0.98, 0.99)  # validation accuracy a run must reach to have "converged" this far
 APPROX = 0.5  # points: "~98%" is read as 97.5-98.5%
 SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE = (
     "supported",
@@ -83,39 +81,6 @@ SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE = (
     "not detectable with these seeds",
     "not testable here",
 )
-
-
-# --- measures of one run
-
-
-def val_cross_entropy(record: dict) -> float:
-    return record.get("val_cross_entropy", record["val_loss"])  # runs before the metric: val_loss
-
-
-def overfitting_gap(run: Run) -> float:
-    last = run.history[-1]
-    return 100 * (last["accuracy"] - last["val_accuracy"])
-
-
-def loss_rise(run: Run) -> float:
-    values = [val_cross_entropy(record) for record in run.history]
-    return values[-1] - min(values)
-
-
-def epochs_to(run: Run, threshold: float) -> int:
-    for record in run.history:
-        if record["val_accuracy"] >= threshold:
-            return record["epoch"]
-    return run.config.get("epochs", len(run.history)) + 1
-
-
-def first_epoch_accuracy(run: Run) -> float:
-    return 100 * run.history[0]["val_accuracy"]
-
-
-def swing(run: Run) -> float:
-    accuracies = np.array([record["val_accuracy"] for record in run.history])
-    return float(100 * np.std(np.diff(accuracies), ddof=1)) if len(accuracies) > 2 else math.nan
 
 
 # --- rules
@@ -285,10 +250,6 @@ def _approx(runs, stage, target):
     )
 
 
-def _accuracy(run: Run) -> float:
-    return 100 * run.metrics["test_accuracy"]
-
-
 def _robustness(evidence, before, after):
     a, b = evidence["robustness"].get(before, []), evidence["robustness"].get(after, [])
     if len(a) < 2 or len(b) < 2:
@@ -301,7 +262,7 @@ def _robustness(evidence, before, after):
 
 
 def _spread(runs, before, after):
-    a, b = _runs_measure(runs, before, _accuracy), _runs_measure(runs, after, _accuracy)
+    a, b = _runs_measure(runs, before, accuracy_points), _runs_measure(runs, after, accuracy_points)
     ratio, low, high = variance_ratio_interval(a, b)
     if ratio != ratio:  # nan: too few seeds, or no spread to compare against
         return Finding(
@@ -327,7 +288,7 @@ def _ablation(evidence, minimum: int = 3):
         return Finding(NOT_TESTABLE, f"the ablation without ReduceLROnPlateau has {len(runs)} of its {minimum} seeds")
     seeds = {run.seed for run in runs}
     paired = {"constant_lr": runs, "cnn_bn": [run for run in evidence["runs"].get("cnn_bn", []) if run.seed in seeds]}
-    return _step(paired, "constant_lr", "cnn_bn", _accuracy, +1, 3, "test accuracy (%), the same seeds")
+    return _step(paired, "constant_lr", "cnn_bn", accuracy_points, +1, 3, "test accuracy (%), the same seeds")
 
 
 def _early_stopping(evidence):
@@ -348,7 +309,7 @@ def _early_stopping(evidence):
             NOT_TESTABLE,
             f"{text}; the effect of restoring the best epoch is recorded only by newer runs ({len(restored)} so far)",
         )
-    gains = [_accuracy(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored]
+    gains = [accuracy_points(run) - 100 * run.metrics["last_epoch_test_accuracy"] for run in restored]
     effect = of_one(gains)
     if math.isnan(effect.low):
         return Finding(
@@ -388,7 +349,7 @@ PARTS = (
         2,
         "accuracy improved significantly",
         "cnn's mean test accuracy is above dnn's",
-        lambda e: _step(e["runs"], "dnn", "cnn", _accuracy, +1, 3, "test accuracy (%)"),
+        lambda e: _step(e["runs"], "dnn", "cnn", accuracy_points, +1, 3, "test accuracy (%)"),
     ),
     Part(2, "~99.1%", "cnn's mean test accuracy is 98.6-99.6%", lambda e: _approx(e["runs"], "cnn", 99.1)),
     Part(
@@ -448,7 +409,7 @@ PARTS = (
         4,
         "improved accuracy",
         "cnn_bn's mean test accuracy is above cnn_reg's",
-        lambda e: _step(e["runs"], "cnn_reg", "cnn_bn", _accuracy, +1, 3, "test accuracy (%)"),
+        lambda e: _step(e["runs"], "cnn_reg", "cnn_bn", accuracy_points, +1, 3, "test accuracy (%)"),
     ),
     Part(
         5,
@@ -460,7 +421,7 @@ PARTS = (
         5,
         "and generalization",
         "cnn_bn_aug's mean test accuracy is above cnn_bn's",
-        lambda e: _step(e["runs"], "cnn_bn", "cnn_bn_aug", _accuracy, +1, 3, "test accuracy (%)"),
+        lambda e: _step(e["runs"], "cnn_bn", "cnn_bn_aug", accuracy_points, +1, 3, "test accuracy (%)"),
     ),
     Part(
         5,
@@ -487,8 +448,6 @@ PARTS = (
 def gather(reports_dir, profile: str = "full", backend: str | None = None) -> dict:
     """What the registry judges in one band: every stage's seeds, their robustness results, the
     ablation's runs, all of one Keras backend (default: the committed runs', sweep.HOME_BACKEND)."""
-    from mnist_lab.orchestration.robustness_results import stage_results
-    from mnist_lab.orchestration.sweep import HOME_BACKEND, all_stage_seeds, stage_seeds
 
     backend = backend or HOME_BACKEND
     robustness = stage_results(reports_dir, profile, backend)
@@ -519,7 +478,6 @@ def verdicts(evidence: dict) -> list[dict]:
 def band_verdicts(reports_dir, profile: str = "full") -> dict[str, list[dict]]:
     """Band label ('TensorFlow, CPU') -> its verdicts, for every band with runs on both sides of at
     least one comparison (a band where every part is 'not testable' judges nothing)."""
-    from mnist_lab.orchestration.sweep import labelled_bands
 
     out = {}
     for label, (backend, _) in labelled_bands(reports_dir, profile).items():

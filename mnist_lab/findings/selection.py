@@ -1,4 +1,5 @@
-"""Choosing a longer training budget for the augmented model, on the validation split only.
+"""Choosing a longer training budget for the augmented model, on the validation split only
+(the candidates: runs.settings.CANDIDATES; their training: runs.candidates).
 
 Notebook 05 leaves a question open: within the seed's 20 epochs augmentation adds nothing, but
 its run was still improving at epoch 19, and its callbacks watch val_loss, which is mostly the
@@ -10,47 +11,17 @@ stage, and only that stage's runs see the test set.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mnist_lab.core.config import ConfigError, TrainConfig, same_config
+from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.models import STAGES
-from mnist_lab.core.run_dir import PARTIAL_DIR, Run, best_epoch, load_run, read_checkpoint_state
-from mnist_lab.orchestration.profiles import PROFILES, check_profile, reports_root, resolve_config
+from mnist_lab.core.run_dir import Run, best_epoch
+from mnist_lab.runs.layout import BASELINE
+from mnist_lab.runs.settings import BASE_STAGE, CANDIDATES, SHORTER_BUDGETS
 
-BASE_STAGE = "cnn_bn_aug"
-SELECTION_DIR = "selection"
-BASELINE = "seed protocol"  # the base stage's own run, reports/cnn_bn_aug/ (its validation figures only)
-CANDIDATES: dict[str, dict] = {
-    # The seed's plateau callbacks, watching the loss without the L2 penalty, with room to go on.
-    "plateau_ce_50": dict(epochs=50, monitor="val_cross_entropy", early_stopping_patience=10),
-    # Deotte's schedule (times 0.95 per epoch), never stopping early: the best epoch is kept.
-    "exponential_50": dict(
-        epochs=50, lr_schedule="exponential", lr_decay=0.95, monitor="val_cross_entropy", early_stopping_patience=50
-    ),
-}
-# Not tried, to spend the CPU hours on seeds instead: a cosine schedule (TrainConfig supports it),
-# and watching val_accuracy, which on 6,000 images moves in steps of one digit and ties often.
-# An exponential schedule's rate at an epoch does not depend on the budget, so the first N
-# epochs of exponential_50 are exactly the run with epochs=N: one run shows three budgets.
-SHORTER_BUDGETS = {"exponential_50": (30, 40)}
 SELECTION_RULE = (
     "fewest validation errors at the epoch whose weights the run keeps; a tie goes to the lower "
     "validation cross-entropy, then to the shorter budget. One seed each: a difference of a few "
     "validation digits is within noise, which the chosen stage's seeds then test on the test set."
 )
-
-# Issue 14's targets for the protocol the selection chooses, from published simple CNNs trained with
-# this augmentation (Deotte's, on Kaggle): a mean of 99.641% for one CNN over 1,500 runs, and 99.745%
-# for 15 of them averaged. Judged on at least ENSEMBLE_MIN_SEEDS["full"] seeds of the chosen stage.
-CHOSEN_TARGETS = {"mean": 0.9965, "ensemble": 0.9975}
-
-
-def candidate_config(name: str, profile: str = "full") -> TrainConfig:
-    """A candidate's config; the profile's settings win over the candidate's (quick: 2 epochs on a subset)."""
-    if name not in CANDIDATES:
-        raise ConfigError(f"unknown candidate {name!r}; candidates: {', '.join(CANDIDATES)}")
-    check_profile(profile)
-    return resolve_config(BASE_STAGE, profile, **{**CANDIDATES[name], **PROFILES[profile]})
 
 
 def setting_protocol(name: str) -> dict:
@@ -62,63 +33,6 @@ def setting_protocol(name: str) -> dict:
     if budget:  # trained to the end of the budget, like the candidate it is a prefix of
         fields.update(epochs=int(budget), early_stopping_patience=int(budget))
     return fields
-
-
-def run_selection(profile: str = "full", reports=None, *, verbose="auto") -> dict[str, Run]:
-    """Train every candidate not finished yet (validation only), one after the other."""
-    check_profile(profile)
-    from mnist_lab.core.train import run_stage  # imports TensorFlow
-
-    reports = Path(reports or reports_root(profile))
-    runs = {}
-    for number, name in enumerate(CANDIDATES, start=1):
-        out = reports / SELECTION_DIR / name
-        print(f"== candidate {number}/{len(CANDIDATES)}: {name} -> {out}", flush=True)
-        config = candidate_config(name, profile)
-        runs[name] = run_stage(config, out, verbose=verbose, keep_model=False, evaluate_test=False)
-    return runs
-
-
-def candidate_runs(reports, profile: str = "full") -> dict[str, Run]:
-    """The finished candidates under the profile's protocol (and the baseline, if it has a run)."""
-    reports = Path(reports)
-    runs = {}
-    for name in CANDIDATES:
-        try:
-            run = load_run(reports / SELECTION_DIR / name)
-        except FileNotFoundError:
-            continue
-        if TrainConfig.from_dict(run.config) == candidate_config(name, profile):
-            runs[name] = run
-    try:
-        baseline = load_run(reports / BASE_STAGE)
-        if TrainConfig.from_dict(baseline.config) == resolve_config(BASE_STAGE, profile):
-            runs[BASELINE] = baseline
-    except FileNotFoundError:
-        pass
-    return runs
-
-
-def progress_lines(reports, profile: str = "full") -> list[str]:
-    """The unfinished candidates' epochs so far, read from their checkpoints: a shorter budget whose
-    epochs have all run is already final (an exponential schedule's prefix does not depend on the rest)."""
-    lines = []
-    for name in CANDIDATES:
-        config = candidate_config(name, profile)
-        state = read_checkpoint_state(Path(reports) / SELECTION_DIR / name / PARTIAL_DIR)
-        if state is None or not same_config(state.get("config"), config):
-            continue
-        records = state["history"]
-        line = f"in progress: {name}, {len(records)} of {config.epochs} epochs run"
-        for budget in SHORTER_BUDGETS.get(name, ()):
-            if len(records) >= budget:
-                kept = best_epoch(records[:budget], config.monitor)
-                line += (
-                    f"; {name}@{budget} has run all its epochs: kept epoch {kept['epoch']}, "
-                    f"validation accuracy {100 * kept['val_accuracy']:.2f}%"
-                )
-        lines.append(line)
-    return lines
 
 
 def selection_row(name: str, run: Run, budget: int | None = None) -> dict:

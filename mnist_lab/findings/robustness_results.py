@@ -24,6 +24,7 @@ import numpy as np
 
 from mnist_lab.core.adaptation import ADAPTATION_VERSION
 from mnist_lab.core.models import STAGES, previous_stage
+from mnist_lab.core.provenance import HOME_BACKEND
 from mnist_lab.core.robustness import (
     SIZES,
     SMALL_SIZES,
@@ -35,8 +36,9 @@ from mnist_lab.core.robustness import (
     suite_sets,
 )
 from mnist_lab.core.run_dir import Run
-from mnist_lab.orchestration.stats import format_p, mcnemar_p, mean_interval, verdict
-from mnist_lab.orchestration.sweep import HOME_BACKEND, STAGE_RUN_SEED, all_stage_seeds
+from mnist_lab.findings.stats import format_p, mcnemar_p, mean_interval, verdict
+from mnist_lab.runs.layout import all_stage_seeds
+from mnist_lab.runs.settings import STAGE_RUN_SEED
 
 SWEEP_KINDS = ("rotation", "shift", "zoom")
 FIGURES = {
