@@ -69,7 +69,7 @@ def test_an_undecided_part_says_what_it_rules_out_and_the_seeds_it_needs():
         {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.991, 0.993, 0.995])},
         "a",
         "b",
-        claims._accuracy,
+        claims.accuracy_points,
         +1,
         3,
         "test accuracy (%)",
@@ -78,7 +78,9 @@ def test_an_undecided_part_says_what_it_rules_out_and_the_seeds_it_needs():
     assert (
         finding.ruled_out.startswith("a difference below -") and "seeds a side would detect it" in finding.seeds_needed
     )
-    decided = claims._step({"a": runs([0.90, 0.901]), "b": runs([0.99, 0.991])}, "a", "b", claims._accuracy, +1, 3, "x")
+    decided = claims._step(
+        {"a": runs([0.90, 0.901]), "b": runs([0.99, 0.991])}, "a", "b", claims.accuracy_points, +1, 3, "x"
+    )
     assert decided.verdict == claims.SUPPORTED and decided.ruled_out == decided.seeds_needed == ""
 
 
@@ -129,13 +131,13 @@ def test_the_claims_table_has_a_column_per_band_and_says_where_they_disagree(two
     for seed, accuracy in ((0, 0.9960), (1, 0.9962), (2, 0.9961)):
         out = seed_run_dir(two_bands, "cnn_reg", seed, backend="jax")
         fake_run(out, "cnn_reg", accuracy, 40, seed=seed, backend="jax", history=EPOCH)
-    banded = claims.band_verdicts(two_bands)
+    banded = claims.judge_bands(two_bands)
     assert list(banded) == ["TensorFlow, CPU", "JAX, CPU"]
     index = next(
         i for i, part in enumerate(claims.PARTS) if part.prediction.startswith("cnn_bn's mean test accuracy is above")
     )
-    assert banded["TensorFlow, CPU"][index]["verdict"] == claims.SUPPORTED
-    assert banded["JAX, CPU"][index]["verdict"] == claims.CONTRADICTED
+    assert banded["TensorFlow, CPU"].rows[index].verdict == claims.SUPPORTED
+    assert banded["JAX, CPU"].rows[index].verdict == claims.CONTRADICTED
     assert claims.disagreement(banded, index)
     table = claims.summary_table(banded)
     assert "| TensorFlow, CPU | JAX, CPU | bands |" in table and "**the bands disagree**" in table
@@ -266,10 +268,16 @@ def test_each_undecided_part_says_which_way_it_points_and_the_tally_counts_them(
         return [load_run_like(a, seed) for seed, a in enumerate(accuracies)]
 
     against = claims._step(
-        {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.989, 0.991, 0.993])}, "a", "b", claims._accuracy, +1, 3, "x"
+        {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.989, 0.991, 0.993])},
+        "a",
+        "b",
+        claims.accuracy_points,
+        +1,
+        3,
+        "x",
     )
     assert against.verdict == claims.NOT_DETECTABLE and against.with_claim is False
-    rows = [{"claim": 1, "verdict": against.verdict, "finding": against}]
+    rows = [claims.ClaimRow(claims.Part(1, "q", "p", lambda evidence: against), against)]
     assert "1 not detectable with these seeds (1 of them observed against the claim)" in claims.tally(rows)
     assert "observed against the claim" in claims._cell(against, short=True)
 

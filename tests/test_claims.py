@@ -69,31 +69,29 @@ def test_approximate_claims(values, verdict):
 
 
 def test_the_registry_answers_every_part_and_says_why_it_cannot():
-    evidence = {
-        "runs": {
+    evidence = claims.Evidence(
+        runs={
             "dnn": [
                 run([0.95, 0.97], accuracy=[0.96, 0.99 + s / 1000], seed=s, test=0.98 + s / 1000) for s in range(3)
             ],
             "cnn_bn": [run([0.99, 0.995], seed=s) for s in range(3)],
         },
-        "robustness": {"cnn_bn": [0.8]},
-        "ablation": [],
-    }
+        robustness={"cnn_bn": [0.8]},
+        ablation=[],
+    )
     rows = claims.verdicts(evidence)
-    assert {row["claim"] for row in rows} == set(range(1, 9))  # every claim of the seed's notes
-    by_quote = {(row["claim"], row["prediction"]): row for row in rows}
+    assert {row.claim for row in rows} == set(range(1, 9))  # every claim of the seed's notes
+    by_quote = {(row.claim, row.prediction): row for row in rows}
     gap = by_quote[(1, "dnn's training accuracy ends above its validation accuracy")]
-    assert gap["verdict"] == claims.SUPPORTED and "mean 2.10" in gap["evidence"]
-    assert by_quote[(6, "cnn_bn beats cnn_bn without ReduceLROnPlateau, same seeds")]["verdict"] == claims.NOT_TESTABLE
-    robustness = next(row for row in rows if row["quote"] == "improved robustness")
-    assert robustness["verdict"] == claims.NOT_TESTABLE and "1 and 0 seeds" in robustness["evidence"]
+    assert gap.verdict == claims.SUPPORTED and "mean 2.10" in gap.evidence
+    assert by_quote[(6, "cnn_bn beats cnn_bn without ReduceLROnPlateau, same seeds")].verdict == claims.NOT_TESTABLE
+    robustness = next(row for row in rows if row.quote == "improved robustness")
+    assert robustness.verdict == claims.NOT_TESTABLE and "1 and 0 seeds" in robustness.evidence
     assert claims.claims_table(rows).count("\n") == len(rows) + 1
     tally = claims.tally(rows)
     assert tally.startswith(f"The seed's 8 claims, in {len(rows)} measurable parts: ")
     counted = [int(part.split()[0]) for part in tally.split(": ")[1].rstrip(".").split(", ")]
-    assert (
-        sum(counted) == len(rows) and f"{sum(r['verdict'] == claims.NOT_TESTABLE for r in rows)} not testable" in tally
-    )
+    assert sum(counted) == len(rows) and f"{sum(r.verdict == claims.NOT_TESTABLE for r in rows)} not testable" in tally
 
 
 def test_early_stopping_counts_the_stops_and_judges_restoring_with_its_interval():
@@ -103,11 +101,11 @@ def test_early_stopping_counts_the_stops_and_judges_restoring_with_its_interval(
     full = [run([0.98] * 20, seed=s, test=0.990 + s / 1000, last_epoch_test_accuracy=0.984) for s in (1, 2)]
     # restored minus last: +0.5, +0.7 and +0.8 points, mean +0.667
     older = run([0.98] * 20, seed=3)  # before runs recorded their last epoch's accuracy
-    verdict, evidence = judged(claims._early_stopping({"runs": {"dnn": [stopped, *full, older]}}))
+    verdict, evidence = judged(claims._early_stopping(claims.Evidence(runs={"dnn": [stopped, *full, older]})))
     assert evidence.startswith("it stopped 1 of 4 seed-protocol runs before their 20 epochs (at epochs 12-12)")
     assert "stood on average 0.0100 above its minimum" in evidence
     assert verdict == claims.SUPPORTED and "+0.667 points (95% interval" in evidence and "3 runs" in evidence
-    verdict, evidence = judged(claims._early_stopping({"runs": {"dnn": [stopped, older]}}))
+    verdict, evidence = judged(claims._early_stopping(claims.Evidence(runs={"dnn": [stopped, older]})))
     assert verdict == claims.NOT_TESTABLE and "(1 so far)" in evidence
 
 
@@ -115,9 +113,9 @@ def test_the_schedule_ablation_is_judged_against_cnn_bn_on_its_own_seeds_only():
     with_schedule = [run([0.99] * 20, seed=s, test=0.9960 + s / 10000) for s in range(5)]
     with_schedule[4] = run([0.99] * 20, seed=4, test=0.9000)  # a seed the ablation lacks: must not count
     constant = [run([0.99] * 20, seed=s, test=0.9940 + s / 10000) for s in range(3)]
-    verdict, evidence = judged(claims._ablation({"runs": {"cnn_bn": with_schedule}, "ablation": constant}))
+    verdict, evidence = judged(claims._ablation(claims.Evidence(runs={"cnn_bn": with_schedule}, ablation=constant)))
     assert verdict == claims.SUPPORTED and "difference +0.200" in evidence and "3 and 3 seeds" in evidence
-    verdict, evidence = judged(claims._ablation({"runs": {"cnn_bn": with_schedule}, "ablation": constant[:2]}))
+    verdict, evidence = judged(claims._ablation(claims.Evidence(runs={"cnn_bn": with_schedule}, ablation=constant[:2])))
     assert verdict == claims.NOT_TESTABLE and "2 of its 3 seeds" in evidence
 
 
@@ -143,6 +141,6 @@ def test_an_undecided_part_reads_as_separate_sentences():
     steady = [run([0.99] * 3, seed=s, test=0.9950 + d) for s, d in enumerate((0, 1e-4, -1e-4, 2e-5, -2e-5))]
     finding = claims._spread({"a": steady, "b": steady}, "a", "b")
     assert finding.verdict == claims.NOT_DETECTABLE and finding.ruled_out
-    row = {"claim": 4, "quote": "q", "prediction": "p", "evidence": finding.evidence, "verdict": finding.verdict}
-    table = claims.claims_table([{**row, "finding": finding}])
+    part = claims.Part(4, "q", "p", lambda evidence: finding)
+    table = claims.claims_table([claims.ClaimRow(part, finding)])
     assert "seeds). Observed" in table and ") Observed" not in table.replace("). Observed", "")

@@ -1,6 +1,8 @@
 """Seed variance: the statistics on known inputs, the sweep's layout and caching, verify's exits,
 and ensembles."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import fake_run
@@ -297,7 +299,7 @@ def test_a_quick_sweep_is_not_held_to_the_targets(tmp_path):
     for seed in (42, 0):
         fake_run(seed_run_dir(tmp_path, "cnn", seed), "cnn", 0.5, 500, seed=seed, **PROFILES["quick"])
     rows = seed_rows(all_stage_seeds(tmp_path, "quick"))
-    assert rows["cnn"]["target"] is None and target_lines(rows) == []
+    assert rows["cnn"].target is None and target_lines(rows) == []
 
 
 def test_a_stage_gets_a_verdict_against_each_stage_it_is_also_held_against(monkeypatch):
@@ -306,7 +308,8 @@ def test_a_stage_gets_a_verdict_against_each_stage_it_is_also_held_against(monke
     from mnist_lab.core import models
     from mnist_lab.findings.seed_results import step_verdicts
 
-    rows = {stage: {"accuracies": [0.99, 0.991, 0.992]} for stage in ("cnn_reg", "cnn_bn", "cnn_bn_aug")}
+    row = SimpleNamespace(accuracies=[0.99, 0.991, 0.992])  # all step_verdicts reads of a SeedRow
+    rows = {stage: row for stage in ("cnn_reg", "cnn_bn", "cnn_bn_aug")}
     pairs = [(step["before"], step["after"]) for step in step_verdicts(rows)]
     assert pairs == [("cnn_reg", "cnn_bn"), ("cnn_bn", "cnn_bn_aug")]  # neighbours only
     stage = dataclasses.replace(models.STAGES["cnn_bn_aug"], also_against=("cnn_reg", "dnn"))

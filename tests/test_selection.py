@@ -1,5 +1,7 @@
 """Choosing the longer budget on the validation split: the rule, the rows, and a run that never sees the test set."""
 
+from types import SimpleNamespace
+
 import pytest
 from conftest import without_timings
 
@@ -216,7 +218,7 @@ def fake_baseline(root, val_accuracy):
 def test_the_answer_judges_the_chosen_stage_against_the_targets_once_the_selection_is_final(tmp_path):
     from mnist_lab.report.results import selection_lines
 
-    seeds = {"cnn_bn_aug": {"n": 5, "mean": 0.99526}}
+    seeds = {"cnn_bn_aug": SimpleNamespace(n=5, mean=0.99526)}  # the fields of a SeedRow it reads
     ensembles = {"cnn_bn_aug": {"accuracy": 0.9976}}
     assert selection_lines(tmp_path, "full", seeds, ensembles) == []
     fake_baseline(tmp_path, [0.996] * 20)  # 24 validation errors
@@ -230,7 +232,7 @@ def test_the_answer_judges_the_chosen_stage_against_the_targets_once_the_selecti
     assert "the mean of its 5 seeds, 99.526%, is **below** 99.65%" in line
     assert "the ensemble of all of them, 99.760%, **reaches** 99.75%" in line
     # Fewer seeds than an ensemble needs: no verdict on the targets yet.
-    (line,) = selection_lines(tmp_path, "full", {"cnn_bn_aug": {"n": 3}}, {})
+    (line,) = selection_lines(tmp_path, "full", {"cnn_bn_aug": SimpleNamespace(n=3)}, {})
     assert line.endswith("3 of its 5 seeds have run.")
 
 

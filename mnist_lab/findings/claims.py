@@ -16,7 +16,7 @@ Measures, per run: findings.measures; robustness: the mean accuracy over the 15 
 
 Bands: runs of different Keras backends are never pooled (a JAX run is another sample of the
 experiment, not a copy of a TensorFlow one). Every part is judged once per band
-(mnist_lab.runs.layout.bands): `band_verdicts` gives one column per band that has runs
+(mnist_lab.runs.layout.bands): `judge_bands` gives one column per band that has runs
 on both sides of at least one comparison, each cell with its n; where two bands' verdicts
 differ, the table says so and picks neither.
 
@@ -49,11 +49,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mnist_lab.core.provenance import HOME_BACKEND
+from mnist_lab.core.run_dir import Run
 from mnist_lab.findings.measures import (
     accuracy_points,
     epochs_to,
@@ -251,7 +252,7 @@ def _approx(runs, stage, target):
 
 
 def _robustness(evidence, before, after):
-    a, b = evidence["robustness"].get(before, []), evidence["robustness"].get(after, [])
+    a, b = evidence.robustness.get(before, []), evidence.robustness.get(after, [])
     if len(a) < 2 or len(b) < 2:
         return Finding(
             NOT_TESTABLE,
@@ -283,18 +284,16 @@ def _spread(runs, before, after):
 
 
 def _ablation(evidence, minimum: int = 3):
-    runs = evidence["ablation"]
+    runs = evidence.ablation
     if len(runs) < minimum:
         return Finding(NOT_TESTABLE, f"the ablation without ReduceLROnPlateau has {len(runs)} of its {minimum} seeds")
     seeds = {run.seed for run in runs}
-    paired = {"constant_lr": runs, "cnn_bn": [run for run in evidence["runs"].get("cnn_bn", []) if run.seed in seeds]}
+    paired = {"constant_lr": runs, "cnn_bn": [run for run in evidence.runs.get("cnn_bn", []) if run.seed in seeds]}
     return _step(paired, "constant_lr", "cnn_bn", accuracy_points, +1, 3, "test accuracy (%), the same seeds")
 
 
 def _early_stopping(evidence):
-    runs = [
-        run for stage in ("dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug") for run in evidence["runs"].get(stage, [])
-    ]
+    runs = [run for stage in ("dnn", "cnn", "cnn_reg", "cnn_bn", "cnn_bn_aug") for run in evidence.runs.get(stage, [])]
     stopped = [run for run in runs if run.metrics["epochs_run"] < run.config.get("epochs", 20)]
     restored = [run for run in runs if "last_epoch_test_accuracy" in run.metrics]
     text = f"it stopped {len(stopped)} of {len(runs)} seed-protocol runs before their 20 epochs"
@@ -330,42 +329,40 @@ def _early_stopping(evidence):
 
 
 PARTS = (
-    Part(1, "~98% accuracy", "dnn's mean test accuracy is 97.5-98.5%", lambda e: _approx(e["runs"], "dnn", 98.0)),
+    Part(1, "~98% accuracy", "dnn's mean test accuracy is 97.5-98.5%", lambda e: _approx(e.runs, "dnn", 98.0)),
     Part(
         1,
         "noticed overfitting",
         "dnn's training accuracy ends above its validation accuracy",
         lambda e: _one(
-            e["runs"], "dnn", overfitting_gap, +1, 2, "train minus validation accuracy at the last epoch (points)"
+            e.runs, "dnn", overfitting_gap, +1, 2, "train minus validation accuracy at the last epoch (points)"
         ),
     ),
     Part(
         1,
         "noticed overfitting",
         "dnn's validation loss climbs after its best epoch",
-        lambda e: _one(e["runs"], "dnn", loss_rise, +1, 4, "validation cross-entropy rise after its minimum"),
+        lambda e: _one(e.runs, "dnn", loss_rise, +1, 4, "validation cross-entropy rise after its minimum"),
     ),
     Part(
         2,
         "accuracy improved significantly",
         "cnn's mean test accuracy is above dnn's",
-        lambda e: _step(e["runs"], "dnn", "cnn", accuracy_points, +1, 3, "test accuracy (%)"),
+        lambda e: _step(e.runs, "dnn", "cnn", accuracy_points, +1, 3, "test accuracy (%)"),
     ),
-    Part(2, "~99.1%", "cnn's mean test accuracy is 98.6-99.6%", lambda e: _approx(e["runs"], "cnn", 99.1)),
+    Part(2, "~99.1%", "cnn's mean test accuracy is 98.6-99.6%", lambda e: _approx(e.runs, "cnn", 99.1)),
     Part(
         3,
         "to reduce overfitting",
         "cnn_reg's validation loss climbs less after its best epoch than cnn's",
-        lambda e: _step(e["runs"], "cnn", "cnn_reg", loss_rise, -1, 4, "validation cross-entropy rise"),
+        lambda e: _step(e.runs, "cnn", "cnn_reg", loss_rise, -1, 4, "validation cross-entropy rise"),
     ),
     Part(
         3,
         "to reduce overfitting",
         "cnn_reg's train-validation gap is smaller than cnn's (Keras measures training accuracy with dropout on, "
         "which understates cnn_reg's gap)",
-        lambda e: _step(
-            e["runs"], "cnn", "cnn_reg", overfitting_gap, -1, 2, "train minus validation accuracy (points)"
-        ),
+        lambda e: _step(e.runs, "cnn", "cnn_reg", overfitting_gap, -1, 2, "train minus validation accuracy (points)"),
     ),
     Part(
         3,
@@ -380,21 +377,21 @@ PARTS = (
         "to stabilize training",
         "cnn_bn's validation accuracy jumps less from epoch to epoch than cnn_reg's",
         lambda e: _step(
-            e["runs"], "cnn_reg", "cnn_bn", swing, -1, 3, "epoch-to-epoch swing of validation accuracy (points)"
+            e.runs, "cnn_reg", "cnn_bn", swing, -1, 3, "epoch-to-epoch swing of validation accuracy (points)"
         ),
     ),
     Part(
         4,
         "to stabilize training",
         "cnn_bn's test accuracy varies less across seeds than cnn_reg's",
-        lambda e: _spread(e["runs"], "cnn_reg", "cnn_bn"),
+        lambda e: _spread(e.runs, "cnn_reg", "cnn_bn"),
     ),
     Part(
         4,
         "converge faster",
         "cnn_bn reaches 99% validation accuracy in fewer epochs than cnn_reg",
         lambda e: _step(
-            e["runs"], "cnn_reg", "cnn_bn", lambda r: epochs_to(r, 0.99), -1, 2, "epochs to 99% validation accuracy"
+            e.runs, "cnn_reg", "cnn_bn", lambda r: epochs_to(r, 0.99), -1, 2, "epochs to 99% validation accuracy"
         ),
     ),
     Part(
@@ -402,14 +399,14 @@ PARTS = (
         "converge faster",
         "cnn_bn's validation accuracy after epoch 1 is above cnn_reg's",
         lambda e: _step(
-            e["runs"], "cnn_reg", "cnn_bn", first_epoch_accuracy, +1, 2, "validation accuracy after epoch 1 (%)"
+            e.runs, "cnn_reg", "cnn_bn", first_epoch_accuracy, +1, 2, "validation accuracy after epoch 1 (%)"
         ),
     ),
     Part(
         4,
         "improved accuracy",
         "cnn_bn's mean test accuracy is above cnn_reg's",
-        lambda e: _step(e["runs"], "cnn_reg", "cnn_bn", accuracy_points, +1, 3, "test accuracy (%)"),
+        lambda e: _step(e.runs, "cnn_reg", "cnn_bn", accuracy_points, +1, 3, "test accuracy (%)"),
     ),
     Part(
         5,
@@ -421,13 +418,13 @@ PARTS = (
         5,
         "and generalization",
         "cnn_bn_aug's mean test accuracy is above cnn_bn's",
-        lambda e: _step(e["runs"], "cnn_bn", "cnn_bn_aug", accuracy_points, +1, 3, "test accuracy (%)"),
+        lambda e: _step(e.runs, "cnn_bn", "cnn_bn_aug", accuracy_points, +1, 3, "test accuracy (%)"),
     ),
     Part(
         5,
         "~99.4-99.5% accuracy",
         "cnn_bn_aug's mean test accuracy is 98.95-99.95%",
-        lambda e: _approx(e["runs"], "cnn_bn_aug", 99.45),
+        lambda e: _approx(e.runs, "cnn_bn_aug", 99.45),
     ),
     Part(6, "helped in fine-tuning", "cnn_bn beats cnn_bn without ReduceLROnPlateau, same seeds", _ablation),
     Part(
@@ -440,85 +437,120 @@ PARTS = (
         8,
         "~99.4% without ensembles",
         "cnn_bn's mean test accuracy is 98.9-99.9%",
-        lambda e: _approx(e["runs"], "cnn_bn", 99.4),
+        lambda e: _approx(e.runs, "cnn_bn", 99.4),
     ),
 )
 
 
-def gather(reports_dir, profile: str = "full", backend: str | None = None) -> dict:
-    """What the registry judges in one band: every stage's seeds, their robustness results, the
-    ablation's runs, all of one Keras backend (default: the committed runs', sweep.HOME_BACKEND)."""
+@dataclass(frozen=True)
+class Evidence:
+    """What the registry judges in one band: every stage's seeds, their robustness results (the
+    mean accuracy over the corruptions, per seed), the ablation's runs."""
 
+    runs: dict[str, list[Run]]
+    robustness: dict[str, list[float]] = field(default_factory=dict)
+    ablation: list[Run] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One part of a claim with its finding in one band."""
+
+    part: Part
+    finding: Finding
+
+    @property
+    def claim(self) -> int:
+        return self.part.claim
+
+    @property
+    def quote(self) -> str:
+        return self.part.quote
+
+    @property
+    def prediction(self) -> str:
+        return self.part.prediction
+
+    @property
+    def verdict(self) -> str:
+        return self.finding.verdict
+
+    @property
+    def evidence(self) -> str:
+        return self.finding.evidence
+
+
+@dataclass(frozen=True)
+class BandFindings:
+    """One band's evidence and every part judged on it: computed once, shown by the notebook cell,
+    reports/README.md and the README alike."""
+
+    label: str  # 'TensorFlow, CPU'
+    backend: str  # its band name (provenance.band_name)
+    evidence: Evidence
+    rows: list[ClaimRow]
+
+
+def gather(reports_dir, profile: str = "full", backend: str | None = None) -> Evidence:
+    """What the registry judges in one band, all of one Keras backend (default: the committed
+    runs', HOME_BACKEND)."""
     backend = backend or HOME_BACKEND
     robustness = stage_results(reports_dir, profile, backend)
-    return {
-        "runs": all_stage_seeds(reports_dir, profile, backend),
-        "robustness": {stage: [r["mean_corruption_accuracy"] for _, r in pairs] for stage, pairs in robustness.items()},
-        "ablation": stage_seeds(reports_dir, "cnn_bn", profile, ablation="constant_lr", backend=backend),
-    }
+    return Evidence(
+        runs=all_stage_seeds(reports_dir, profile, backend),
+        robustness={stage: [r["mean_corruption_accuracy"] for _, r in pairs] for stage, pairs in robustness.items()},
+        ablation=stage_seeds(reports_dir, "cnn_bn", profile, ablation="constant_lr", backend=backend),
+    )
 
 
-def verdicts(evidence: dict) -> list[dict]:
-    rows = []
-    for part in PARTS:
-        finding = part.evaluate(evidence)
-        rows.append(
-            {
-                "claim": part.claim,
-                "quote": part.quote,
-                "prediction": part.prediction,
-                "evidence": finding.evidence,
-                "verdict": finding.verdict,
-                "finding": finding,
-            }
-        )
-    return rows
+def verdicts(evidence: Evidence) -> list[ClaimRow]:
+    return [ClaimRow(part, part.evaluate(evidence)) for part in PARTS]
 
 
-def band_verdicts(reports_dir, profile: str = "full") -> dict[str, list[dict]]:
-    """Band label ('TensorFlow, CPU') -> its verdicts, for every band with runs on both sides of at
-    least one comparison (a band where every part is 'not testable' judges nothing)."""
-
+def judge_bands(reports_dir, profile: str = "full") -> dict[str, BandFindings]:
+    """Band label ('TensorFlow, CPU') -> its findings, for every band with runs on both sides of at
+    least one comparison (a band where every part is 'not testable' judges nothing). Each band is
+    read and judged once here; every view of the claims takes this."""
     out = {}
     for label, (backend, _) in labelled_bands(reports_dir, profile).items():
-        rows = verdicts(gather(reports_dir, profile, backend))
-        if any(row["verdict"] != NOT_TESTABLE for row in rows):
-            out[label] = rows
+        evidence = gather(reports_dir, profile, backend)
+        rows = verdicts(evidence)
+        if any(row.verdict != NOT_TESTABLE for row in rows):
+            out[label] = BandFindings(label, backend, evidence, rows)
     return out
 
 
-def leaning(finding: Finding | None) -> str:
+def leaning(finding: Finding) -> str:
     """Which way an undecided part's observed effect points: 'with the claim', 'against the claim', or ''."""
-    if finding is None or finding.with_claim is None:
+    if finding.with_claim is None:
         return ""
     return "with the claim" if finding.with_claim else "against the claim"
 
 
-def tally(rows: list[dict]) -> str:
+def tally(rows: list[ClaimRow]) -> str:
     """One line a reader can take in first: how many parts got each verdict, and of the undecided
     ones how many were observed pointing against the claim."""
     counts = [
-        f"{sum(row['verdict'] == v for row in rows)} {v}"
-        for v in (SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE)
+        f"{sum(row.verdict == v for row in rows)} {v}" for v in (SUPPORTED, CONTRADICTED, NOT_DETECTABLE, NOT_TESTABLE)
     ]
-    undecided = [leaning(row.get("finding")) for row in rows if row["verdict"] == NOT_DETECTABLE]
+    undecided = [leaning(row.finding) for row in rows if row.verdict == NOT_DETECTABLE]
     if any(undecided):
         counts[2] += f" ({undecided.count('against the claim')} of them observed against the claim)"
-    numbered = len({row["claim"] for row in rows})
+    numbered = len({row.claim for row in rows})
     return f"The seed's {numbered} claims, in {len(rows)} measurable parts: " + ", ".join(counts) + "."
 
 
-def band_tally(banded: dict[str, list[dict]]) -> str:
+def band_tally(banded: dict[str, BandFindings]) -> str:
     """tally() for each band, one sentence each."""
     if len(banded) == 1:
-        ((label, rows),) = banded.items()
-        return f"{tally(rows)} (band: {label})"
-    return " ".join(f"{label}: {tally(rows)}" for label, rows in banded.items())
+        ((label, band),) = banded.items()
+        return f"{tally(band.rows)} (band: {label})"
+    return " ".join(f"{label}: {tally(band.rows)}" for label, band in banded.items())
 
 
-def disagreement(banded: dict[str, list[dict]], index: int) -> bool:
+def disagreement(banded: dict[str, BandFindings], index: int) -> bool:
     """The bands' verdicts on part `index` differ (bands with nothing to judge it on aside)."""
-    found = {rows[index]["verdict"] for rows in banded.values() if rows[index]["verdict"] != NOT_TESTABLE}
+    found = {band.rows[index].verdict for band in banded.values() if band.rows[index].verdict != NOT_TESTABLE}
     return len(found) > 1
 
 
@@ -542,7 +574,7 @@ def _cell(finding: Finding, short: bool) -> str:
     return f"**{finding.verdict}**: {finding.number}, {finding.n}{_needs(finding)}"
 
 
-def summary_table(banded: dict[str, list[dict]], short: bool = False) -> str:
+def summary_table(banded: dict[str, BandFindings], short: bool = False) -> str:
     """One row per part, its verdict in each band with the number that decides it and its n; for an
     undecided part, what is ruled out and the seeds a side it needs. `short` (the README's): the
     quote without the prediction, the interval standing for what is ruled out."""
@@ -550,25 +582,25 @@ def summary_table(banded: dict[str, list[dict]], short: bool = False) -> str:
     several = len(labels) > 1
     header = ["#", "the seed's notes", *([] if short else ["predicts"]), *labels, *(["bands"] if several else [])]
     lines = ["| " + " | ".join(header) + " |", "| ---: | " + " | ".join("---" for _ in header[1:]) + " |"]
-    first = banded[labels[0]]
+    first = banded[labels[0]].rows
     for index, row in enumerate(first):
-        cells = [_cell(banded[label][index]["finding"], short) for label in labels]
+        cells = [_cell(banded[label].rows[index].finding, short) for label in labels]
         agree = ["**the bands disagree**" if disagreement(banded, index) else "agree"] if several else []
-        quote = f'"{row["quote"]}"' + ("" if short else f" | {row['prediction']}")
-        lines.append(f"| {row['claim']} | {quote} | " + " | ".join([*cells, *agree]) + " |")
+        quote = f'"{row.quote}"' + ("" if short else f" | {row.prediction}")
+        lines.append(f"| {row.claim} | {quote} | " + " | ".join([*cells, *agree]) + " |")
     return "\n".join(lines)
 
 
-def claims_table(rows: list[dict]) -> str:
+def claims_table(rows: list[ClaimRow]) -> str:
     """The seed's claims, checked in one band: one row per measurable part, the whole evidence."""
     lines = ["| # | the seed's notes | predicts | evidence | verdict |", "| ---: | --- | --- | --- | --- |"]
     for row in rows:
-        finding = row.get("finding")
+        finding = row.finding
         extra = (
             f". Observed {leaning(finding)}. Rules out {finding.ruled_out}; {finding.seeds_needed}."
-            if finding and finding.ruled_out
+            if finding.ruled_out
             else ""
         )
-        evidence = row["evidence"] + extra
-        lines.append(f'| {row["claim"]} | "{row["quote"]}" | {row["prediction"]} | {evidence} | **{row["verdict"]}** |')
+        evidence = row.evidence + extra
+        lines.append(f'| {row.claim} | "{row.quote}" | {row.prediction} | {evidence} | **{row.verdict}** |')
     return "\n".join(lines)

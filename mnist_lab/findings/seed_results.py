@@ -3,6 +3,8 @@ of each stage's seeds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mnist_lab.core.config import TrainConfig
 from mnist_lab.core.data import fetch_mnist, test_indices
 from mnist_lab.core.models import STAGES, previous_stage
@@ -31,7 +33,32 @@ MEAN_TARGETS["cnn_bn_aug_long"] = CHOSEN_TARGETS["mean"]  # issue 14's, for the 
 TARGET_MIN_SEEDS = ENSEMBLE_MIN_SEEDS["full"]
 
 
-def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
+@dataclass(frozen=True)
+class SeedRow:
+    """One stage over its seeds: test accuracy summarised (fractions of 1), test errors, and what
+    the validation split says about the epochs it kept."""
+
+    n: int
+    mean: float
+    std: float  # sample standard deviation (0 for one seed)
+    min: float
+    max: float
+    mean_low: float  # Student's 95% interval of the mean (nan for one seed)
+    mean_high: float
+    seeds: list[int]
+    accuracies: list[float]
+    errors_mean: float
+    errors_min: int
+    errors_max: int
+    backends: list[str]
+    target: float | None  # MEAN_TARGETS', judged only under the full protocol
+    kept_epochs: list[int]  # chosen on validation
+    budget: int
+    kept_records: list[dict | None]
+    learning_rate_cuts: list[int]
+
+
+def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, SeedRow]:
     """Per stage: the seeds' test accuracies and errors summarised."""
     rows = {}
     for stage, runs in seed_runs.items():
@@ -39,23 +66,23 @@ def seed_rows(seed_runs: dict[str, list[Run]]) -> dict[str, dict]:
         accuracies = [run.metrics["test_accuracy"] for run in runs]
         errors = [len(run.metrics["misclassified"]) for run in runs]
         low, high = mean_interval(accuracies)
-        rows[stage] = {
+        rows[stage] = SeedRow(
             **seed_summary(accuracies),
-            "mean_low": low,
-            "mean_high": high,
-            "seeds": [run.seed for run in runs],
-            "accuracies": accuracies,
-            "errors_mean": sum(errors) / len(errors),
-            "errors_min": min(errors),
-            "errors_max": max(errors),
-            "backends": sorted({backend_label(env) for run in runs for env in trained_in(run.metrics)}),
+            mean_low=low,
+            mean_high=high,
+            seeds=[run.seed for run in runs],
+            accuracies=accuracies,
+            errors_mean=sum(errors) / len(errors),
+            errors_min=min(errors),
+            errors_max=max(errors),
+            backends=sorted({backend_label(env) for run in runs for env in trained_in(run.metrics)}),
             # Judged only under the full protocol: a quick run's accuracy says nothing about the target.
-            "target": MEAN_TARGETS.get(stage) if all(protocol_of(run.config) == full for run in runs) else None,
-            "kept_epochs": [run.metrics["best_epoch"] for run in runs],  # chosen on validation
-            "budget": max(TrainConfig.from_dict(run.config).epochs for run in runs),
-            "kept_records": [_kept_record(run) for run in runs],
-            "learning_rate_cuts": [len(learning_rate_cuts(run.history)) for run in runs],
-        }
+            target=MEAN_TARGETS.get(stage) if all(protocol_of(run.config) == full for run in runs) else None,
+            kept_epochs=[run.metrics["best_epoch"] for run in runs],
+            budget=max(TrainConfig.from_dict(run.config).epochs for run in runs),
+            kept_records=[_kept_record(run) for run in runs],
+            learning_rate_cuts=[len(learning_rate_cuts(run.history)) for run in runs],
+        )
     return rows
 
 
@@ -64,56 +91,56 @@ def _kept_record(run: Run) -> dict | None:
     return next((r for r in run.history if r["epoch"] == run.metrics["best_epoch"]), None)
 
 
-def seed_table(rows: dict[str, dict]) -> str:
+def seed_table(rows: dict[str, SeedRow]) -> str:
     header = (
         "| stage | seeds | mean test accuracy (95% interval) | std | min - max | test errors, mean (min - max) "
         "| target for the mean |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
     )
     lines = [
-        f"| `{stage}` | {r['n']} | {100 * r['mean']:.3f}% {_interval(r)} "
-        f"| {_std(r)} | {100 * r['min']:.2f}-{100 * r['max']:.2f}% "
-        f"| {r['errors_mean']:.1f} ({r['errors_min']}-{r['errors_max']}) | {_target_cell(r)} |"
+        f"| `{stage}` | {r.n} | {100 * r.mean:.3f}% {_interval(r)} "
+        f"| {_std(r)} | {100 * r.min:.2f}-{100 * r.max:.2f}% "
+        f"| {r.errors_mean:.1f} ({r.errors_min}-{r.errors_max}) | {_target_cell(r)} |"
         for stage, r in rows.items()
     ]
     return "\n".join([header, *lines])
 
 
-def _interval(row: dict) -> str:  # one seed has no spread: no interval, no std
-    return f"({100 * row['mean_low']:.2f}-{100 * row['mean_high']:.2f}%)" if row["n"] > 1 else "(one seed)"
+def _interval(row: SeedRow) -> str:  # one seed has no spread: no interval, no std
+    return f"({100 * row.mean_low:.2f}-{100 * row.mean_high:.2f}%)" if row.n > 1 else "(one seed)"
 
 
-def _std(row: dict) -> str:
-    return f"{100 * row['std']:.3f}" if row["n"] > 1 else "—"
+def _std(row: SeedRow) -> str:
+    return f"{100 * row.std:.3f}" if row.n > 1 else "—"
 
 
-def _target_cell(row: dict) -> str:
-    if row["target"] is None:
+def _target_cell(row: SeedRow) -> str:
+    if row.target is None:
         return "—"
-    if row["n"] < TARGET_MIN_SEEDS:
-        return f"≥ {100 * row['target']:g}%: not judged on {row['n']} of {TARGET_MIN_SEEDS} seeds"
-    return f"≥ {100 * row['target']:g}%: " + ("met" if row["mean"] >= row["target"] else "**below**")
+    if row.n < TARGET_MIN_SEEDS:
+        return f"≥ {100 * row.target:g}%: not judged on {row.n} of {TARGET_MIN_SEEDS} seeds"
+    return f"≥ {100 * row.target:g}%: " + ("met" if row.mean >= row.target else "**below**")
 
 
-def target_lines(rows: dict[str, dict]) -> list[str]:
+def target_lines(rows: dict[str, SeedRow]) -> list[str]:
     """A line for each stage whose mean is below its target, with what the validation split says."""
     lines = []
     for stage, r in rows.items():
-        if r["target"] is None or r["n"] < TARGET_MIN_SEEDS or r["mean"] >= r["target"]:
+        if r.target is None or r.n < TARGET_MIN_SEEDS or r.mean >= r.target:
             continue
-        kept = ", ".join(f"{epoch} (seed {seed})" for epoch, seed in zip(r["kept_epochs"], r["seeds"], strict=True))
+        kept = ", ".join(f"{epoch} (seed {seed})" for epoch, seed in zip(r.kept_epochs, r.seeds, strict=True))
         line = (
-            f"- `{stage}`: the mean of {r['n']} seeds, {100 * r['mean']:.3f}%, is **below its target** of "
-            f"{100 * r['target']:g}%. Epochs kept (best on validation) of its {r['budget']}-epoch budget: {kept}"
+            f"- `{stage}`: the mean of {r.n} seeds, {100 * r.mean:.3f}%, is **below its target** of "
+            f"{100 * r.target:g}%. Epochs kept (best on validation) of its {r.budget}-epoch budget: {kept}"
         )
-        if min(r["kept_epochs"]) >= r["budget"] - 1:
+        if min(r.kept_epochs) >= r.budget - 1:
             line += "; every seed kept one of its last two epochs, so the budget may be what limits it"
-        kept_records = [record for record in r["kept_records"] if record]
+        kept_records = [record for record in r.kept_records if record]
         if kept_records:
             # Training accuracy is measured as the model trains (dropout on, augmented images where
             # the stage augments): below validation accuracy, the model has not yet fit its data.
             below = sum(record["accuracy"] < record["val_accuracy"] for record in kept_records)
-            cuts = ", ".join(f"{n} (seed {seed})" for n, seed in zip(r["learning_rate_cuts"], r["seeds"], strict=True))
+            cuts = ", ".join(f"{n} (seed {seed})" for n, seed in zip(r.learning_rate_cuts, r.seeds, strict=True))
             line += (
                 f". At the kept epoch, training accuracy was below validation accuracy in {below} of "
                 f"{len(kept_records)} seeds; times the learning rate was lowered in the run: {cuts}"
@@ -122,13 +149,13 @@ def target_lines(rows: dict[str, dict]) -> list[str]:
     return lines
 
 
-def step_verdicts(rows: dict[str, dict]) -> list[dict]:
+def step_verdicts(rows: dict[str, SeedRow]) -> list[dict]:
     """One verdict per ladder step whose two stages both have seeds, and per stage it is also held against."""
     steps = []
     for stage in rows:
         for before in (previous_stage(stage), *STAGES[stage].also_against):
             if before in rows:
-                accuracies = rows[before]["accuracies"], rows[stage]["accuracies"]
+                accuracies = rows[before].accuracies, rows[stage].accuracies
                 steps.append({"before": before, "after": stage, **verdict(*accuracies)})
     return steps
 

@@ -18,9 +18,9 @@ from mnist_lab.core.data import fetch_mnist, make_splits, test_indices
 from mnist_lab.core.files import project_relative
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.pipeline import seed_augmentation
-from mnist_lab.core.provenance import machine_label
+from mnist_lab.core.provenance import HOME_BACKEND, machine_label
 from mnist_lab.core.run_dir import load_run
-from mnist_lab.findings.claims import gather, verdicts
+from mnist_lab.findings.claims import ClaimRow, judge_bands
 from mnist_lab.findings.precision_check import precision_markdown, precision_result
 from mnist_lab.findings.robustness_results import (
     adaptation_line,
@@ -365,21 +365,23 @@ def selection_record(profile: str, reports_dir=None) -> list[dict]:
     return rows
 
 
-def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[dict]:
-    """Every claim of the seed's notes with its verdict (mnist_lab.findings.claims), the curves behind
-    the convergence and overfitting verdicts, and, once the ablation has runs, the schedule's."""
-
+def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[ClaimRow]:
+    """Every claim of the seed's notes with its verdict (mnist_lab.findings.claims), every band judged
+    once; the curves behind the convergence and overfitting verdicts, and, once the ablation has
+    runs, the schedule's (the committed runs' band)."""
     root = Path(reports_dir or reports_root(profile))
-    evidence = gather(root, profile)  # the committed runs' band: the figures below show it
-    rows = verdicts(evidence)
-    _markdown("\n".join(claims_markdown(root, profile, evidence=True)))
+    banded = judge_bands(root, profile)
+    _markdown("\n".join(claims_markdown(banded, evidence=True)))
+    home = next((band for band in banded.values() if band.backend == HOME_BACKEND), None)
     if runs:
         _show(plots.claims_evidence(runs), _comparison_figure(profile, reports_dir, out_dir, "claims_evidence"))
-    with_schedule = {run.seed: run for run in evidence["runs"].get("cnn_bn", [])}
-    pairs = {run.seed: (with_schedule[run.seed], run) for run in evidence["ablation"] if run.seed in with_schedule}
+    if home is None:
+        return []
+    with_schedule = {run.seed: run for run in home.evidence.runs.get("cnn_bn", [])}
+    pairs = {run.seed: (with_schedule[run.seed], run) for run in home.evidence.ablation if run.seed in with_schedule}
     if pairs:
         _show(plots.schedule_ablation(pairs), _comparison_figure(profile, reports_dir, out_dir, "schedule_ablation"))
-    return rows
+    return home.rows
 
 
 # --- the robustness notebook

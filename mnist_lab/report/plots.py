@@ -9,6 +9,7 @@ from matplotlib.ticker import MaxNLocator
 from mnist_lab.core.files import atomic_path
 from mnist_lab.core.run_dir import best_epoch, learning_rate_cuts
 from mnist_lab.findings.measures import val_cross_entropy
+from mnist_lab.findings.seed_results import SeedRow
 
 
 def save_figure(figure, path) -> None:
@@ -155,12 +156,12 @@ def validation_curves(histories: dict[str, list[dict]]):
     return figure
 
 
-def seed_strip(rows: dict[str, dict]):
+def seed_strip(rows: dict[str, SeedRow]):
     """Every seed's test accuracy per stage, with the mean and its 95% interval."""
     figure, ax = plt.subplots(figsize=(7, 3.4))
     rng = np.random.default_rng(0)  # horizontal jitter only, so overlapping seeds stay visible
     for x, row in enumerate(rows.values()):
-        accuracies = 100 * np.asarray(row["accuracies"])
+        accuracies = 100 * np.asarray(row.accuracies)
         ax.scatter(
             x + rng.uniform(-0.12, 0.12, len(accuracies)),
             accuracies,
@@ -171,8 +172,8 @@ def seed_strip(rows: dict[str, dict]):
         )
         ax.errorbar(
             x + 0.28,
-            100 * row["mean"],
-            yerr=[[100 * (row["mean"] - row["mean_low"])], [100 * (row["mean_high"] - row["mean"])]],
+            100 * row.mean,
+            yerr=[[100 * (row.mean - row.mean_low)], [100 * (row.mean_high - row.mean)]],
             fmt="D",
             color="darkorange",
             capsize=4,

@@ -10,11 +10,18 @@ from mnist_lab.core.files import atomic_path
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import HOME_BACKEND, backend_label, machine_label, trained_in
 from mnist_lab.core.run_dir import Run, learning_rate_cuts, load_run
-from mnist_lab.findings.claims import band_tally, band_verdicts, claims_table, summary_table
+from mnist_lab.findings.claims import BandFindings, band_tally, claims_table, judge_bands, summary_table
 from mnist_lab.findings.precision_check import precision_markdown, precision_result
 from mnist_lab.findings.robustness_results import FIGURES as ROBUSTNESS_FIGURES
 from mnist_lab.findings.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
-from mnist_lab.findings.seed_results import ensemble_markdown, ensemble_rows, seed_markdown, seed_rows, test_labels
+from mnist_lab.findings.seed_results import (
+    SeedRow,
+    ensemble_markdown,
+    ensemble_rows,
+    seed_markdown,
+    seed_rows,
+    test_labels,
+)
 from mnist_lab.findings.selection import choose, chosen_stage, selection_rows, unfinished
 from mnist_lab.findings.stats import accuracy_interval, changed_errors, format_p, mcnemar_p
 from mnist_lab.runs.layout import BASELINE, all_stage_seeds, candidate_runs, labelled_bands
@@ -83,7 +90,7 @@ def summary_row(run: Run) -> dict:
     }
 
 
-def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict[str, dict] | None = None) -> str:
+def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict[str, SeedRow] | None = None) -> str:
     """One row per stage; with `link_prefix`, each stage name links to link_prefix + stage + '/';
     with `seeds` (from seed_rows), a column of the mean and spread over seeds."""
     # Training speed beside the time: stages trained in different sessions may have had faster or slower machines.
@@ -113,14 +120,14 @@ def markdown_table(rows: list[dict], link_prefix: str | None = None, seeds: dict
     return "\n".join([header, *lines, *note])
 
 
-def _seed_cell(seeds: dict[str, dict] | None, stage: str) -> str:
+def _seed_cell(seeds: dict[str, SeedRow] | None, stage: str) -> str:
     if seeds is None:
         return ""
     row = seeds.get(stage)
-    if row is None or row["n"] < 2:  # one seed has no spread to show
+    if row is None or row.n < 2:  # one seed has no spread to show
         return " — (1) |" if row else " — |"
     # Three decimals, as in the seeds table: a mean of 99.646% must not read as 99.65% beside a 99.65% target.
-    return f" {100 * row['mean']:.3f}% ± {100 * row['std']:.3f} ({row['n']}) |"
+    return f" {100 * row.mean:.3f}% ± {100 * row.std:.3f} ({row.n}) |"
 
 
 def _stage_cell(stage: str, link_prefix: str | None) -> str:
@@ -216,17 +223,17 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
         line += f", which stage `{stage}` trains"
     needed = ENSEMBLE_MIN_SEEDS[profile]
     if profile != "full" or stage not in ensembles:  # targets are judged on the full protocol's seeds only
-        seeds = rows[stage]["n"] if stage in rows else 0
+        seeds = rows[stage].n if stage in rows else 0
         ran = f"{seeds} of its {needed} seeds {'has' if seeds == 1 else 'have'} run"
         return [f"{line}; {ran}." if profile == "full" else f"{line}."]
 
     def judged(value: float, target: float) -> str:
         return f"{100 * value:.3f}%, " + ("**reaches**" if value >= target else "is **below**")
 
-    mean, ensemble = rows[stage]["mean"], ensembles[stage]["accuracy"]
+    mean, ensemble = rows[stage].mean, ensembles[stage]["accuracy"]
     return [
         f"{line}. Against issue 14's targets, set by published simple CNNs with this augmentation: the mean of "
-        f"its {rows[stage]['n']} seeds, {judged(mean, CHOSEN_TARGETS['mean'])} {100 * CHOSEN_TARGETS['mean']:.2f}%; "
+        f"its {rows[stage].n} seeds, {judged(mean, CHOSEN_TARGETS['mean'])} {100 * CHOSEN_TARGETS['mean']:.2f}%; "
         f"the ensemble of all of them, {judged(ensemble, CHOSEN_TARGETS['ensemble'])} "
         f"{100 * CHOSEN_TARGETS['ensemble']:.2f}%."
     ]
@@ -254,17 +261,16 @@ def short_stage_table(runs: dict[str, Run], seeds: dict[str, dict], others: dict
     return "\n".join(lines)
 
 
-def claims_markdown(reports_dir, profile: str, evidence: bool) -> list[str]:
-    """The claims, one verdict column per band (claims.summary_table); with `evidence`, each band's
-    whole evidence below it, else the short table (the README's)."""
-
-    banded = band_verdicts(reports_dir, profile)
+def claims_markdown(banded: dict[str, BandFindings], evidence: bool) -> list[str]:
+    """The claims as judged once (claims.judge_bands), one verdict column per band
+    (claims.summary_table); with `evidence`, each band's whole evidence below it, else the short
+    table (the README's)."""
     if not banded:
         return ["No band has runs on both sides of any comparison yet."]
     parts = [band_tally(banded), "", summary_table(banded, short=not evidence), ""]
     if evidence:
-        for label, rows in banded.items():
-            parts += [f"### The evidence: {label}", "", claims_table(rows), ""]
+        for label, band in banded.items():
+            parts += [f"### The evidence: {label}", "", claims_table(band.rows), ""]
     return parts
 
 
@@ -281,7 +287,7 @@ def test_digits_line(runs: dict[str, Run]) -> str:
     )
 
 
-def write_reports_readme(reports_dir, profile: str) -> Path:
+def write_reports_readme(reports_dir, profile: str, claims: dict[str, BandFindings] | None = None) -> Path:
     """reports_dir/README.md: the results table and figures, readable on a code-hosting page."""
     reports_dir = Path(reports_dir)
     runs, seed_runs = finished_runs(reports_dir), all_stage_seeds(reports_dir, profile)
@@ -298,7 +304,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
         "One verdict column per band: runs of different Keras backends are never pooled "
         "(`mnist_lab/findings/claims.py` fixes each part's measure and rule, and what an undecided part needs).",
         "",
-        *claims_markdown(reports_dir, profile, evidence=True),
+        *claims_markdown(judge_bands(reports_dir, profile) if claims is None else claims, evidence=True),
         "## Every stage",
         "",
         *results_markdown(runs, link_prefix="", seed_runs=seed_runs),  # its seed section says which means fall short
@@ -342,7 +348,7 @@ def write_reports_readme(reports_dir, profile: str) -> Path:
     return path
 
 
-def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
+def readme_results(reports_dir, link_prefix: str = "reports/", claims: dict[str, BandFindings] | None = None) -> str:
     """The root README's results section, short enough to read in two minutes: the seed's claims
     checked (a verdict per band and the number that decides it), the results table, the robustness
     lines and two figures. The claims' whole evidence, every step's verdict, the targets, the
@@ -359,9 +365,9 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
         f"the observed effect with 80% power. Evidence: [{link_prefix}README.md]({link_prefix}README.md); "
         "reasoning: [docs/findings.md](docs/findings.md).",
         "",
-        campaign_line({stage: len(row["seeds"]) for stage, row in rows.items()}),
+        campaign_line({stage: len(row.seeds) for stage, row in rows.items()}),
         "",
-        *claims_markdown(reports_dir, "full", evidence=False),
+        *claims_markdown(judge_bands(reports_dir, "full") if claims is None else claims, evidence=False),
         "**Every stage** (parameters, epochs, training time and hardware: "
         f"[{link_prefix}README.md]({link_prefix}README.md)):",
         "",
@@ -381,7 +387,9 @@ def readme_results(reports_dir, link_prefix: str = "reports/") -> str:
     return "\n".join(parts).strip()
 
 
-def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
+def update_readme(
+    readme, reports_dir, link_prefix: str = "reports/", claims: dict[str, BandFindings] | None = None
+) -> Path:
     """Replace the text between README_BEGIN and README_END in `readme` by readme_results()."""
     readme = Path(readme)
     text = readme.read_text()
@@ -391,7 +399,9 @@ def update_readme(readme, reports_dir, link_prefix: str = "reports/") -> Path:
             f"{readme} has no results section to update: put the lines\n{README_BEGIN}\n"
             f"{README_END}\nwhere the results should go, then run make reproduce again"
         )
-    updated = text[: begin + len(README_BEGIN)] + "\n" + readme_results(reports_dir, link_prefix) + "\n" + text[end:]
+    updated = (
+        text[: begin + len(README_BEGIN)] + "\n" + readme_results(reports_dir, link_prefix, claims) + "\n" + text[end:]
+    )
     if updated != text:
         with atomic_path(readme) as tmp:
             tmp.write_text(updated)

@@ -30,6 +30,7 @@ from mnist_lab.core.files import PROJECT_ROOT, atomic_path, project_relative, re
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import machine_label, trained_in
 from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable, load_run
+from mnist_lab.findings.claims import judge_bands
 from mnist_lab.report.quiet import clean
 from mnist_lab.report.results import update_readme, write_reports_readme
 from mnist_lab.runs.layout import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
@@ -270,22 +271,46 @@ def run_notebook(name: str, profile: str = "full", reports=None, log_output: boo
 
 
 def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> Path:
-    import nbformat
-    import papermill
-
+    """Run one notebook in its staging folder and swap the finished report in, each concern a step:
+    skip it when its inputs are unchanged, stage it, execute it, publish it, write the READMEs."""
     folder = NOTEBOOKS[name]
     final_dir = reports / folder
-    report = final_dir / f"{name}.ipynb"
     inputs = fingerprint(name, profile, reports)
-    inputs_path = final_dir / f"{name}.inputs.json"
-    if not force and report.is_file() and inputs_path.is_file() and read_json(inputs_path) == inputs:
-        report.touch()  # tell make it is current
-        print(f"== {name}: up to date ({project_relative(report)}; inputs unchanged)", flush=True)
+    if not force and _up_to_date(name, final_dir, inputs):
         return final_dir
-    notebook = read_notebook(name)  # only now: jupytext and nbformat take seconds to import
     staging = reports / ".staging" / folder
-    parameters = notebook_parameters(name, profile, reports, staging)
+    source, executed, parameters = _stage(name, profile, reports, final_dir, staging)
+    print(f"== {name}: executing", flush=True)
+    if folder in STAGES and (cost := training_cost(folder, profile, reports, staging)):
+        print(cost, flush=True)
+    _execute(name, source, executed, parameters, reports, final_dir, log_output)
+    _publish(name, inputs, executed, staging, final_dir)
+    if folder in ("comparison", "robustness"):  # both READMEs show their figures and lines
+        _write_readmes(reports, profile)
+    (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
+    print(f"== {name}: report in {project_relative(final_dir)}", flush=True)
+    return final_dir
 
+
+def _up_to_date(name: str, final_dir: Path, inputs: dict) -> bool:
+    """The published report was made from exactly these inputs (runner.fingerprint)."""
+    report, inputs_path = final_dir / f"{name}.ipynb", final_dir / f"{name}.inputs.json"
+    if not (report.is_file() and inputs_path.is_file() and read_json(inputs_path) == inputs):
+        return False
+    report.touch()  # tell make it is current
+    print(f"== {name}: up to date ({project_relative(report)}; inputs unchanged)", flush=True)
+    return True
+
+
+def _stage(name: str, profile: str, reports: Path, final_dir: Path, staging: Path) -> tuple[Path, Path, dict]:
+    """The staging folder made ready: a previous attempt's notebook gone, a stage's finished run
+    copied in (for reuse), the notebook written with its parameters checked.
+    -> (the notebook to execute, where the executed one goes, its parameters)."""
+    import nbformat
+
+    folder = NOTEBOOKS[name]
+    notebook = read_notebook(name)  # only now: jupytext and nbformat take seconds to import
+    parameters = notebook_parameters(name, profile, reports, staging)
     if folder in STAGES and (final_dir / "metrics.json").is_file():
         load_run(final_dir)  # a damaged run file: one line naming it here, before the kernel starts
     staging.mkdir(parents=True, exist_ok=True)
@@ -297,20 +322,22 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
         for run_file in RUN_FILES:
             if (final_dir / run_file).is_file() and not (staging / run_file).exists():
                 shutil.copy2(final_dir / run_file, staging / run_file)
-    source = staging / f".{name}.source.ipynb"
-    executed = staging / f"{name}.ipynb"
+    source, executed = staging / f".{name}.source.ipynb", staging / f"{name}.ipynb"
     nbformat.write(notebook, source)
     try:
         check_parameters(name, source, parameters)
     except ConfigError:
         source.unlink()
         raise
-    print(f"== {name}: executing", flush=True)
-    if folder in STAGES:
-        cost = training_cost(folder, profile, reports, staging)
-        if cost:
-            print(cost, flush=True)
-    _PUBLISHED_AS[:] = _renames(staging, final_dir)
+    return source, executed, parameters
+
+
+def _execute(name, source: Path, executed: Path, parameters: dict, reports: Path, final_dir: Path, log_output: bool):
+    """papermill runs the staged notebook; a failure keeps the executed notebook in reports/failed/
+    and leaves the published report untouched; an interrupt stops the kernel."""
+    import papermill
+
+    _PUBLISHED_AS[:] = _renames(source.parent, final_dir)
     if log_output:
         _show_papermill_log()
     try:
@@ -335,27 +362,32 @@ def _run_locked(name, profile, reports: Path, log_output: bool, force: bool) -> 
             shutil.copyfile(executed, failed)
         where = f"; the executed notebook is {failed}" if failed.is_file() else ""
         raise NotebookFailed(
-            f"notebook {name} ({folder}) failed: {type(err).__name__}: "
+            f"notebook {name} ({NOTEBOOKS[name]}) failed: {type(err).__name__}: "
             f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}{where}. "
             f"The previous report in {final_dir} is untouched."
         ) from err
     finally:
         source.unlink(missing_ok=True)
 
+
+def _publish(name: str, inputs: dict, executed: Path, staging: Path, final_dir: Path) -> None:
+    """The executed notebook made publishable, its HTML and inputs written, the folder swapped in whole."""
     publishable(executed, staging, final_dir)
     export_html(executed, staging / f"{name}.html")
-    if folder in STAGES:  # the run as the notebook left it (trained, or reused unchanged)
-        inputs["run"] = run_fingerprint(staging)
-    write_json(staging / inputs_path.name, inputs)
+    if NOTEBOOKS[name] in STAGES:  # the run as the notebook left it (trained, or reused unchanged)
+        inputs = {**inputs, "run": run_fingerprint(staging)}
+    write_json(staging / f"{name}.inputs.json", inputs)
     executed.touch()  # newest file in the folder: make's target
     _swap_in(staging, final_dir)
-    if folder in ("comparison", "robustness"):  # both READMEs show their figures and lines
-        write_reports_readme(reports, profile)
-        if profile == "full" and reports.resolve() == reports_root("full").resolve():
-            update_readme(PROJECT_ROOT / "README.md", reports)  # the repository's own results only
-    (reports / "failed" / f"{name}.ipynb").unlink(missing_ok=True)
-    print(f"== {name}: report in {project_relative(final_dir)}", flush=True)
-    return final_dir
+
+
+def _write_readmes(reports: Path, profile: str) -> None:
+    """reports/README.md and, for the repository's own full reports, the README's generated section,
+    both from one judgement of every band."""
+    claims = judge_bands(reports, profile)
+    write_reports_readme(reports, profile, claims)
+    if profile == "full" and reports.resolve() == reports_root("full").resolve():
+        update_readme(PROJECT_ROOT / "README.md", reports, claims=claims)  # the repository's own results only
 
 
 def publishable(executed: Path, staging: Path, final_dir: Path) -> None:
