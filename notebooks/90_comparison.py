@@ -111,15 +111,17 @@ cells.precision_check(profile, reports_dir)
 # The seed's notes credit each ingredient with more than accuracy: the dense network
 # overfits, BatchNorm stabilises and speeds up training, augmentation makes the model more
 # robust, the plateau schedule fine-tunes the late epochs, early stopping prevents
-# overfitting. `mnist_lab.findings.claims` turns each claim into a measurable prediction with a rule
-# fixed before the comparison was computed, and judges it on every committed seed: the claim
-# is **supported** or **contradicted** when the 95% interval of the effect excludes zero, and
-# **not detectable with these seeds** when it does not (the interval bounds the effect).
-# `docs/findings.md` says what each verdict means in words.
+# overfitting. `mnist_lab.findings.claims` turns each claim into a measurable prediction and
+# judges it on every committed seed, all the tested parts as one family with Holm's correction:
+# a part is **supported** or **contradicted** when its adjusted p is below 0.05, **negligible**
+# when its 90% interval lies within its smallest effect of interest (declared in advance), and
+# **not detectable** otherwise. Accuracy parts count the test digits' own sampling error as well
+# as the seeds'. The first figure puts every part on one axis, in units of its smallest effect
+# of interest. `docs/findings.md` says what each verdict means in words.
 #
 # The curves show the evidence behind the convergence and overfitting verdicts: each seed's
-# validation accuracy over its first epochs, and how far its validation loss climbed above
-# its own minimum. Once the learning-rate ablation has runs, a second figure sets each of its
+# validation accuracy over its first epochs (the two stages compared), and its validation loss
+# in % above its own minimum. Once the learning-rate ablation has runs, a second figure sets each of its
 # seeds beside the same seed of `cnn_bn`: the two start from the same weights and batches,
 # so they agree until the plateau first cuts the rate.
 

@@ -1,7 +1,6 @@
-"""Issue 42: one band per Keras backend, what an undecided part needs, a sweep that trains
+"""Issue 42: one band per Keras backend, a sweep that trains
 several runs at once, and runs that travel to a GPU machine and back."""
 
-import math
 import os
 import tarfile
 
@@ -12,82 +11,8 @@ from mnist_lab.core.config import ConfigError
 from mnist_lab.core.files import write_json
 from mnist_lab.core.run_dir import load_run
 from mnist_lab.findings import claims, verify
-from mnist_lab.findings.stats import (
-    seeds_for_difference,
-    seeds_for_mean,
-    seeds_for_variance_ratio,
-    variance_ratio_power,
-    welch_power,
-)
+from mnist_lab.report import claims_tables
 from mnist_lab.runs.layout import band_label, bands, seed_run_dir, stage_seeds
-
-# --- the seeds a side an undecided part needs, on textbook inputs
-
-
-def test_a_difference_of_half_a_spread_needs_64_a_side_and_a_one_sample_half_34():
-    # Two samples with a mean difference of half their (equal) standard deviation: d = 0.5. With equal
-    # spreads Welch's degrees of freedom are the pooled test's, so Cohen's figure holds.
-    before, after = [-1.0, 0.0, 1.0], [-0.5, 0.5, 1.5]
-    assert seeds_for_difference(before, after) == 64  # Cohen (1988): 64 a side at 80% power, 5% two-sided
-    assert seeds_for_mean([-0.5, 0.5, 1.5]) == 34  # one sample, d = 0.5
-    assert math.isinf(seeds_for_difference([1.0, 2.0], [1.0, 2.0]))  # no difference observed: no finite number
-
-
-def test_welch_power_agrees_with_a_simulation_of_welchs_test():
-    # Unequal spreads (1 and 4), the case where a pooled figure is wrong: simulate Welch's test itself.
-    import numpy as np
-    from scipy.stats import ttest_ind
-
-    rng = np.random.default_rng(0)
-    difference, sd_a, sd_b, n, trials = 2.0, 1.0, 4.0, 12, 4000
-    a = rng.normal(0.0, sd_a, (trials, n))
-    b = rng.normal(difference, sd_b, (trials, n))
-    simulated = float(np.mean(ttest_ind(a, b, axis=1, equal_var=False).pvalue < 0.05))
-    # 4,000 trials: the simulated power's standard error is under 0.008.
-    assert welch_power(difference, sd_a**2, sd_b**2, n) == pytest.approx(simulated, abs=0.03)
-
-
-def test_the_seeds_needed_are_welchs_and_grow_with_the_wider_spread():
-    before, after = [0.0, 1.0, 2.0], [1.0, 4.0, 7.0]  # difference 3, standard deviations 1 and 3
-    n = int(seeds_for_difference(before, after))
-    assert welch_power(3.0, 1.0, 9.0, n) >= 0.8 > welch_power(3.0, 1.0, 9.0, n - 1)
-    # The same difference with the narrow spread on both sides needs fewer: Welch pays for the wider side.
-    assert seeds_for_difference(before, [3.0, 4.0, 5.0]) < n
-
-
-def test_the_variance_ratio_search_finds_the_first_n_with_80_percent_power():
-    n = seeds_for_variance_ratio([1, 2, 3, 4], [1, 3, 5, 7])  # ratio 4
-    assert variance_ratio_power(4.0, int(n)) >= 0.8 > variance_ratio_power(4.0, int(n) - 1)
-    assert variance_ratio_power(1.0, 10) == pytest.approx(0.05)  # equal variances: the test's own level
-
-
-def test_an_undecided_part_says_what_it_rules_out_and_the_seeds_it_needs():
-    def runs(accuracies):
-        return [load_run_like(a, seed) for seed, a in enumerate(accuracies)]
-
-    finding = claims._step(
-        {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.991, 0.993, 0.995])},
-        "a",
-        "b",
-        claims.accuracy_points,
-        +1,
-        3,
-        "test accuracy (%)",
-    )
-    assert finding.verdict == claims.NOT_DETECTABLE
-    assert (
-        finding.ruled_out.startswith("a difference below -") and "seeds a side would detect it" in finding.seeds_needed
-    )
-    decided = claims._step(
-        {"a": runs([0.90, 0.901]), "b": runs([0.99, 0.991])}, "a", "b", claims.accuracy_points, +1, 3, "x"
-    )
-    assert decided.verdict == claims.SUPPORTED and decided.ruled_out == decided.seeds_needed == ""
-
-
-class load_run_like:  # noqa: N801 - a stand-in for a Run: the measures read only these
-    def __init__(self, accuracy, seed):
-        self.metrics, self.seed, self.history, self.config = {"test_accuracy": accuracy}, seed, [{}], {}
-
 
 # --- bands: never pooled, verify against its own
 
@@ -138,8 +63,8 @@ def test_the_claims_table_has_a_column_per_band_and_says_where_they_disagree(two
     )
     assert banded["TensorFlow, CPU"].rows[index].verdict == claims.SUPPORTED
     assert banded["JAX, CPU"].rows[index].verdict == claims.CONTRADICTED
-    assert claims.disagreement(banded, index)
-    table = claims.summary_table(banded)
+    assert claims_tables.disagreement(banded, index)
+    table = claims_tables.summary_table(banded)
     assert "| TensorFlow, CPU | JAX, CPU | bands |" in table and "**the bands disagree**" in table
 
 
@@ -261,25 +186,6 @@ def test_a_run_process_sets_its_environment_before_its_backend_loads(tmp_path, m
     import os
 
     assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
-
-
-def test_each_undecided_part_says_which_way_it_points_and_the_tally_counts_them():
-    def runs(accuracies):
-        return [load_run_like(a, seed) for seed, a in enumerate(accuracies)]
-
-    against = claims._step(
-        {"a": runs([0.990, 0.992, 0.994]), "b": runs([0.989, 0.991, 0.993])},
-        "a",
-        "b",
-        claims.accuracy_points,
-        +1,
-        3,
-        "x",
-    )
-    assert against.verdict == claims.NOT_DETECTABLE and against.with_claim is False
-    rows = [claims.ClaimRow(claims.Part(1, "q", "p", lambda evidence: against), against)]
-    assert "1 not detectable with these seeds (1 of them observed against the claim)" in claims.tally(rows)
-    assert "observed against the claim" in claims._cell(against, short=True)
 
 
 def test_a_gpu_run_is_a_band_of_its_own(tmp_path):

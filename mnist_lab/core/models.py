@@ -138,7 +138,7 @@ STAGES: dict[str, Stage] = {
             "cnn_bn trained with the seed's augmentation, applied",
             parent="cnn_bn",
         ),
-        # The setting `make select` chose on the validation split (a row of selection.CANDIDATES; a test
+        # The setting `make select` chose on the validation split (a row of mnist_lab.runs.settings.CANDIDATES; a test
         # checks that this is the rule's choice). Written out because selection.py imports this module.
         Stage(
             "cnn_bn_aug_long",

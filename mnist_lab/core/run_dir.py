@@ -3,7 +3,8 @@
 config.json              the resolved TrainConfig
 history.json             one record per epoch
 metrics.json             test metrics, timings, provenance (written last: its presence means done)
-test_probabilities.npz   the model's class probabilities for the 10,000 test digits (float16)
+test_probabilities.npz   the model's class probabilities for the 10,000 test digits (float16), and the
+                         class it predicted for each (`predicted`: float16 can tie two classes)
 model.keras              the trained model (git ignores the seed runs' for size)
 robustness.json          accuracy on every set of the robustness suite (and its predictions' .npz)
 """
@@ -55,10 +56,17 @@ class Run:
 
     def probabilities(self) -> np.ndarray:
         """(10000, 10) float32 test-set probabilities."""
+        return self._stored("probabilities").astype(np.float32)
+
+    def predicted(self) -> np.ndarray:
+        """The class the run predicted for each test digit, exactly (not the argmax of the rounded probabilities)."""
+        return self._stored("predicted")
+
+    def _stored(self, name: str) -> np.ndarray:
         path = self.path / PROBABILITIES
         try:
             with np.load(path) as saved:
-                return saved["probabilities"].astype(np.float32)
+                return saved[name]
         except FileNotFoundError:
             raise
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # a truncated or foreign .npz
@@ -145,10 +153,16 @@ def learning_rate_cuts(history: list[dict]) -> list[int]:
     return [a["epoch"] for a, b in itertools.pairwise(history) if b["learning_rate"] < a["learning_rate"]]
 
 
-def write_probabilities(path: Path, probabilities: np.ndarray) -> None:
-    # float16 keeps 3 significant digits: plenty for averaging an ensemble, a fifth of the size.
+def write_probabilities(path: Path, probabilities: np.ndarray, predicted: np.ndarray | None = None) -> None:
+    """The test probabilities in float16 (3 significant digits: plenty for averaging an ensemble, a
+    fifth of the size) and the predicted classes, taken before rounding: rounded to float16, two
+    classes can tie (cnn_bn_aug seed 7, digit 659: 0.4956 both), and argmax would then pick one
+    the model did not."""
+    predicted = probabilities.argmax(axis=1) if predicted is None else predicted
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, probabilities=probabilities.astype(np.float16))
+        np.savez_compressed(
+            handle, probabilities=probabilities.astype(np.float16), predicted=np.asarray(predicted, dtype=np.uint8)
+        )
 
 
 def check_writable(out_dir: Path) -> None:

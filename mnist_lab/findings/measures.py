@@ -57,3 +57,33 @@ def swing(run: Run) -> float:
 
 def accuracy_points(run: Run) -> float:
     return 100 * run.metrics["test_accuracy"]
+
+
+def loss_trend(run: Run) -> float:
+    """How fast validation cross-entropy moves over the second half of the epochs the run ran
+    (epochs n//2 + 1 to n): the least-squares slope, per epoch, in % of the run's lowest validation
+    cross-entropy. Flat noise gives about 0, a falling loss a negative trend, a climbing one a
+    positive trend, wherever the run's best epoch lies: unlike the rise above the minimum (>= 0 by
+    construction), its test can fail. nan: fewer than 3 epochs in that half (a run of under 6)."""
+    values = np.array([val_cross_entropy(record) for record in run.history])
+    half = values[len(values) // 2 :]
+    if len(half) < 3:
+        return math.nan
+    slope = np.polyfit(np.arange(len(half)), half, 1)[0]
+    return float(100 * slope / values.min())
+
+
+def log_swing(run: Run) -> float:
+    """The swing on the logarithmic scale: a standard deviation is skewed and bounded below by 0,
+    and a few runs swing several times more than the rest; on the log scale a difference of means
+    is a ratio of geometric means, and Welch's normal approximation holds far better."""
+    value = swing(run)
+    return math.log(value) if value > 0 else math.nan
+
+
+def correct_digits(run: Run) -> np.ndarray:
+    """Which test digits the run got right (booleans, in the order of its test set), from the
+    misclassified digits metrics.json records exactly (the stored probabilities are float16)."""
+    correct = np.ones(run.metrics["data"]["test"], dtype=bool)
+    correct[[index for index, _, _ in run.metrics["misclassified"]]] = False
+    return correct

@@ -1,6 +1,10 @@
-"""Statistics for comparing runs: paired tests on the same test digits, and intervals."""
+"""Statistics for comparing runs: paired tests on the same test digits, intervals, and the t tests,
+equivalence tests, Holm correction and power every verdict takes (TTest, welch, holm).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 def changed_errors(before, after) -> tuple[int, int]:
@@ -72,24 +76,14 @@ def mean_interval(values, confidence: float = 0.95) -> tuple[float, float]:
 
 
 def difference_interval(before, after, confidence: float = 0.95) -> tuple[float, float, float]:
-    """mean(after) - mean(before) and its Welch interval (unequal variances, Welch-Satterthwaite df)."""
+    """mean(after) - mean(before) and its Welch interval (welch: unequal variances, Welch-Satterthwaite
+    df; one side without spread rests on the other's alone); nan ends with fewer than two seeds a side."""
     import numpy as np
-    from scipy import stats
 
-    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    difference = float(after.mean() - before.mean())
     if min(len(before), len(after)) < 2:
-        return difference, float("nan"), float("nan")
-    if np.ptp(before) == 0 and np.ptp(after) == 0:  # identical runs: no spread to test against
-        return difference, difference, difference
-    if np.ptp(before) == 0 or np.ptp(after) == 0:
-        # One side without spread: Welch's interval rests on the other side's alone (df = its n - 1).
-        # Written out because scipy's moments warn of "catastrophic cancellation" on such a sample.
-        spread = after if np.ptp(before) == 0 else before
-        half = float(stats.t.ppf(0.5 + confidence / 2, len(spread) - 1) * stats.sem(spread))
-        return difference, difference - half, difference + half
-    interval = stats.ttest_ind(after, before, equal_var=False).confidence_interval(confidence)
-    return difference, float(interval.low), float(interval.high)
+        return float(np.mean(after) - np.mean(before)), float("nan"), float("nan")
+    test = welch(before, after)
+    return (test.estimate, *test.interval(confidence))
 
 
 def variance_ratio_interval(before, after, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -116,7 +110,7 @@ def probability_of_superiority(before, after) -> float:
 
 
 def verdict(before, after) -> dict:
-    """Apply VERDICT_RULE to two stages' test accuracies over seeds."""
+    """Apply VERDICT_RULE (welch) to two stages' test accuracies over seeds."""
     difference, low, high = difference_interval(before, after)
     if low != low:  # nan: fewer than two seeds on one side
         word = "not enough seeds"
@@ -200,42 +194,6 @@ def _ceil_seeds(n) -> float:
     return math.inf if not math.isfinite(n) or n > MAX_SEEDS else float(math.ceil(n))
 
 
-def welch_power(difference: float, variance_before: float, variance_after: float, n: int) -> float:
-    """Power of the two-sided 5% Welch t test with n runs a side, when the true difference of means
-    and the two variances are the given ones: the statistic is noncentral t with the
-    Welch-Satterthwaite degrees of freedom and noncentrality difference / its standard error."""
-    import math
-
-    from scipy.stats import nct, t
-
-    a, b = variance_before / n, variance_after / n
-    error = math.sqrt(a + b)
-    if error == 0:
-        return 1.0 if difference else 0.0
-    df = (a + b) ** 2 / (a**2 / (n - 1) + b**2 / (n - 1))
-    critical, shift = t.ppf(1 - ALPHA / 2, df), abs(difference) / error
-    power = nct.sf(critical, df, shift) + nct.cdf(-critical, df, shift)
-    return 1.0 if math.isnan(power) else float(power)  # scipy's nct gives nan far out in the tail: power 1
-
-
-def seeds_for_difference(before, after) -> float:
-    """Seeds a side at which the two-sided 5% Welch t test (the verdicts' own interval) detects the
-    observed difference of means with 80% power, if the observed difference and each side's own
-    spread were the truth: welch_power searched for the smallest n. A pooled-variance figure
-    (Cohen's d) understates what Welch's interval needs when the two spreads differ. inf: no
-    difference observed, or more than MAX_SEEDS."""
-    import math
-
-    import numpy as np
-
-    a, b = np.asarray(before, float), np.asarray(after, float)
-    difference = float(b.mean() - a.mean())
-    variances = float(a.var(ddof=1)), float(b.var(ddof=1))
-    if difference == 0 or not all(map(math.isfinite, variances)):
-        return math.inf
-    return _smallest_n(lambda n: welch_power(difference, *variances, n))
-
-
 def _smallest_n(power) -> float:
     """The smallest n >= 2 at which power(n) (growing with n) reaches POWER; inf past MAX_SEEDS."""
     import math
@@ -251,65 +209,150 @@ def _smallest_n(power) -> float:
     return float(high)
 
 
-def _solve(analysis, effect: float, **options) -> float:
-    """statsmodels' solve_power for the number of seeds. Its root finder gives up (nan, and a
-    warning it forces through) when even 2 seeds exceed the power, so that case is answered
-    first by its own power()."""
+# --- One effect, one test: every interval, p-value and equivalence test of the claims derives from a TTest.
+
+
+@dataclass(frozen=True)
+class TTest:
+    """An effect, its standard error and degrees of freedom (Welch-Satterthwaite over its variance
+    components): the t distribution gives its interval at any level, its two-sided p against zero,
+    its equivalence test against a margin (TOST) and its power. se 0 (no spread at all): the effect
+    is exact, p is 0 unless it is 0 itself."""
+
+    estimate: float
+    se: float
+    df: float
+    n: tuple[int, ...]
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        from scipy.stats import t
+
+        half = 0.0 if self.se == 0 else float(t.ppf(0.5 + confidence / 2, self.df) * self.se)
+        return self.estimate - half, self.estimate + half
+
+    @property
+    def p(self) -> float:
+        """Two-sided p of 'no effect'."""
+        from scipy.stats import t
+
+        if self.se == 0:
+            return 1.0 if self.estimate == 0 else 0.0
+        return float(2 * t.sf(abs(self.estimate) / self.se, self.df))
+
+    def p_above(self, edge: float) -> float:
+        """One-sided p of 'the effect is at most `edge`' (small: the effect lies above it)."""
+        from scipy.stats import t
+
+        if self.se == 0:
+            return 0.0 if self.estimate > edge else 1.0
+        return float(t.sf((self.estimate - edge) / self.se, self.df))
+
+    def p_below(self, edge: float) -> float:
+        """One-sided p of 'the effect is at least `edge`' (small: the effect lies below it)."""
+        from scipy.stats import t
+
+        if self.se == 0:
+            return 0.0 if self.estimate < edge else 1.0
+        return float(t.cdf((self.estimate - edge) / self.se, self.df))
+
+    def p_within(self, low: float, high: float) -> float:
+        """Two one-sided tests (TOST): p of 'the effect lies outside low..high'. Below 0.05 exactly when
+        the 90% interval lies inside low..high."""
+        return max(self.p_above(low), self.p_below(high))
+
+
+def satterthwaite(components: list[tuple[float, float]]) -> tuple[float, float]:
+    """(se, df) of a sum of independent variance components, each (variance, its df): the
+    Welch-Satterthwaite approximation; components without variance drop out."""
     import math
-    import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        power = analysis.power(effect, 2, ALPHA, alternative="two-sided", **options)
-        # scipy's noncentral t gives nan for effects of dozens of standard deviations: power 1, in effect.
-        if math.isnan(power) or power >= POWER:
-            return 2.0
-        try:
-            n = analysis.solve_power(effect_size=effect, alpha=ALPHA, power=POWER, alternative="two-sided", **options)
-        except (ValueError, RuntimeError):
-            n = math.inf
-    return _ceil_seeds(n)
+    parts = [(v, df) for v, df in components if v > 0]
+    total = sum(v for v, _ in parts)
+    if total == 0:
+        return 0.0, math.inf
+    return math.sqrt(total), total**2 / sum(v**2 / df for v, df in parts)
 
 
-def seeds_for_mean(values, against: float = 0.0) -> float:
-    """Seeds (runs) at which a two-sided 5% one-sample t test tells the mean from `against` with
-    80% power, if the observed mean and spread were the truth (statsmodels' TTestPower)."""
-    import math
-
+def digit_component(correct_before, correct_after=None) -> tuple[float, float]:
+    """The test set's own sampling error, as a variance component (variance, df): the variance over
+    test digits of the per-digit mean correctness (over seeds) of `correct_after` (seeds x digits
+    booleans), or of its difference from `correct_before`'s (both stages see the same digits, so
+    they are resampled together), divided by the number of digits."""
     import numpy as np
-    from statsmodels.stats.power import TTestPower
+
+    per_digit = np.asarray(correct_after if correct_after is not None else correct_before, float).mean(axis=0)
+    if correct_after is not None:
+        per_digit = per_digit - np.asarray(correct_before, float).mean(axis=0)
+    digits = per_digit.size
+    return float(per_digit.var(ddof=1) / digits), float(digits - 1)
+
+
+def welch(before, after, extra: tuple[float, float] | None = None) -> TTest:
+    """mean(after) - mean(before) over independent seeds: Welch's test (each side its own variance,
+    Welch-Satterthwaite df), with an `extra` variance component (digit_component) where the
+    test digits are sampled too. The one Welch rule of the repository: the step verdicts, the
+    precision check, the robustness steps and the claims all take it from here."""
+    import numpy as np
+
+    a, b = np.asarray(before, float), np.asarray(after, float)
+    components = [(a.var(ddof=1) / len(a), len(a) - 1), (b.var(ddof=1) / len(b), len(b) - 1)]
+    se, df = satterthwaite(components + ([extra] if extra else []))
+    return TTest(float(b.mean() - a.mean()), se, df, (len(a), len(b)))
+
+
+def one_sample(values, against: float = 0.0, extra: tuple[float, float] | None = None) -> TTest:
+    """mean(values) - against, Student's test (and an `extra` variance component, as in welch)."""
+    import numpy as np
 
     values = np.asarray(values, float)
-    spread = values.std(ddof=1)
-    if spread == 0 or values.mean() == against:
-        return math.inf
-    return _solve(TTestPower(), abs(values.mean() - against) / spread)
+    se, df = satterthwaite([(values.var(ddof=1) / len(values), len(values) - 1), *([extra] if extra else [])])
+    return TTest(float(values.mean() - against), se, df, (len(values),))
 
 
-def variance_ratio_power(ratio: float, n: int) -> float:
-    """Power of the two-sided 5% F test of equal variances, n runs a side, when the true ratio of
-    variances is `ratio`: the sample ratio is `ratio` times an F(n-1, n-1) variable (scipy)."""
-    from scipy.stats import f
-
-    df = n - 1
-    low, high = f.ppf(ALPHA / 2, df, df), f.ppf(1 - ALPHA / 2, df, df)
-    return float(f.cdf(low / ratio, df, df) + f.sf(high / ratio, df, df))
-
-
-def seeds_for_variance_ratio(before, after) -> float:
-    """Seeds a side at which the F test of equal variances detects the observed ratio of variances
-    with 80% power, if it were the truth. statsmodels has no power for this test, so the F
-    distribution's power (variance_ratio_power) is searched for the smallest n."""
-    import math
-
+def paired(before, after, extra: tuple[float, float] | None = None) -> TTest:
+    """mean(after - before) over seeds both sides share: the paired t test on the differences."""
     import numpy as np
 
-    a, b = np.var(before, ddof=1), np.var(after, ddof=1)
-    if a == 0 or b == 0 or a == b:
+    test = one_sample(np.asarray(after, float) - np.asarray(before, float), extra=extra)
+    return TTest(test.estimate, test.se, test.df, (len(before), len(after)))
+
+
+def holm(pvalues: list[float], alpha: float = ALPHA) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (statsmodels' multipletests)."""
+    from statsmodels.stats.multitest import multipletests
+
+    if not pvalues:
+        return []
+    return [float(p) for p in multipletests(pvalues, alpha=alpha, method="holm")[1]]
+
+
+def t_power(effect: float, se: float, df: float, alpha: float) -> float:
+    """Power of the two-sided level-`alpha` t test when the true effect is `effect` (noncentral t)."""
+    import math
+
+    from scipy.stats import nct, t
+
+    if se == 0:
+        return 1.0 if effect else 0.0
+    critical, shift = t.ppf(1 - alpha / 2, df), abs(effect) / se
+    power = nct.sf(critical, df, shift) + nct.cdf(-critical, df, shift)
+    return 1.0 if math.isnan(power) else float(power)
+
+
+def seeds_to_detect(effect: float, seed_variances: list[float], alpha: float, extra=None) -> float:
+    """Seeds (a side, for a comparison) at which the two-sided level-`alpha` t test detects a true
+    effect of `effect` with POWER, each side's seed-to-seed variance as observed and the `extra`
+    component (the test digits') fixed: a planning figure for an effect fixed in advance, never the
+    observed one. inf: more than MAX_SEEDS; -inf: no number of seeds (the fixed component alone is too large)."""
+    import math
+
+    if not all(map(math.isfinite, seed_variances)):
         return math.inf
-    ratio = float(b / a)
-    return _smallest_n(lambda n: variance_ratio_power(ratio, n))
+    if extra and t_power(effect, math.sqrt(extra[0]), extra[1], alpha) < POWER:
+        return -math.inf  # even infinitely many seeds leave the fixed component's error: no number of seeds
 
+    def power(n: int) -> float:
+        se, df = satterthwaite([(v / n, n - 1) for v in seed_variances] + ([extra] if extra else []))
+        return t_power(effect, se, df, alpha)
 
-def seeds_text(n: float, what: str = "seeds a side") -> str:
-    return f"more than {MAX_SEEDS:,} {what}" if n == float("inf") else f"{int(n)} {what}"
+    return _smallest_n(power)

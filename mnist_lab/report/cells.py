@@ -373,6 +373,8 @@ def claims(runs: dict, profile: str, reports_dir=None, out_dir=None) -> list[Cla
     banded = judge_bands(root, profile)
     _markdown("\n".join(claims_markdown(banded, evidence=True)))
     home = next((band for band in banded.values() if band.backend == HOME_BACKEND), None)
+    if home is not None:
+        _show(plots.claims_forest(home.rows), _comparison_figure(profile, reports_dir, out_dir, "claims_forest"))
     if runs:
         _show(plots.claims_evidence(runs), _comparison_figure(profile, reports_dir, out_dir, "claims_evidence"))
     if home is None:

@@ -8,6 +8,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mnist_lab.core.files import atomic_path
 from mnist_lab.core.run_dir import best_epoch, learning_rate_cuts
+from mnist_lab.findings.claims import smallest
 from mnist_lab.findings.measures import val_cross_entropy
 from mnist_lab.findings.seed_results import SeedRow
 
@@ -225,10 +226,15 @@ def ensemble_curves(rows: dict[str, dict]):
     return figure
 
 
+CONVERGENCE_STAGES = ("cnn_reg", "cnn_bn")  # the stages "converge faster" compares
+OVERFITTING_STAGES = ("dnn", "cnn", "cnn_reg")  # the stages the overfitting claims are about
+
+
 def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
-    """The comparison notebook's claims curves, one thin line per seed and a colour per stage: validation accuracy
-    over the first epochs (how fast each stage converges) and validation cross-entropy above its
-    own minimum over the whole run (how far it climbed after the best epoch: overfitting).
+    """The curves behind the convergence and overfitting parts, one thin line per seed and a colour
+    per stage: validation accuracy over the first epochs of the two stages "converge faster"
+    compares (on an axis their own values set), and validation cross-entropy in % above each run's
+    minimum for the stages the overfitting parts judge.
 
     runs: stage -> its finished runs (mnist_lab.runs.layout.all_stage_seeds).
     """
@@ -238,16 +244,83 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
         for number, run in enumerate(r for r in stage_runs if r.history):
             epochs = [record["epoch"] for record in run.history]
             accuracy = [100 * record["val_accuracy"] for record in run.history]
-            loss = [val_cross_entropy(record) for record in run.history]
+            loss = np.asarray([val_cross_entropy(record) for record in run.history])
             label = stage if number == 0 else None
             style = dict(color=colours[stage], alpha=0.7, linewidth=1)
-            speed_ax.plot(epochs[:first_epochs], accuracy[:first_epochs], "o-", markersize=3, label=label, **style)
-            rise_ax.plot(epochs, np.asarray(loss) - min(loss), label=label, **style)
+            if stage in CONVERGENCE_STAGES:
+                speed_ax.plot(epochs[:first_epochs], accuracy[:first_epochs], "o-", markersize=3, label=label, **style)
+            if stage in OVERFITTING_STAGES:
+                rise_ax.plot(epochs, 100 * (loss / loss.min() - 1), label=label, **style)
     speed_ax.set_ylabel("validation accuracy (%)")
-    speed_ax.set_title(f"convergence: the first {first_epochs} epochs", fontsize=10)
-    rise_ax.set_ylabel("validation cross-entropy above its minimum")
-    rise_ax.set_title("overfitting: how far validation loss climbed", fontsize=10)
-    return _per_epoch_pair(figure, (speed_ax, rise_ax), "every seed of every stage")
+    speed_ax.set_title(
+        f"converge faster? {' against '.join(CONVERGENCE_STAGES)}, first {first_epochs} epochs", fontsize=10
+    )
+    rise_ax.set_ylabel("validation loss, % above its minimum")
+    rise_ax.set_title("overfitting: validation loss after its best epoch", fontsize=10)
+    rise_ax.legend(fontsize=8)
+    return _per_epoch_pair(figure, (speed_ax, rise_ax), "every seed of the stages each claim compares")
+
+
+VERDICT_COLOURS = {
+    "supported": "#1a7f37",
+    "contradicted": "#cf222e",
+    "negligible": "#8250df",
+    "not detectable": "#9a6700",
+}
+
+
+def claims_forest(rows: list) -> plt.Figure:
+    """Every tested part of the seed's claims, for a reader who is not a statistician. Above: each
+    effect and its 95% interval in units of the part's smallest effect of interest, turned so that
+    right is the way the claim says; zero is "no effect", and between the dotted lines an effect is
+    too small to matter. Below: the "~X%" parts, each stage's mean test accuracy and its interval
+    against the band the claim names (shaded). Colour: the verdict.
+
+    rows: findings.claims.ClaimRow of one band (the parts with a test; the exploratory one left out).
+    """
+    shown = [row for row in rows if row.finding.test is not None and not row.finding.exploratory]
+    effects = [row for row in shown if row.finding.band is None]
+    approx = [row for row in shown if row.finding.band is not None]
+    figure, (effect_ax, approx_ax) = plt.subplots(
+        2, 1, figsize=(11, 0.38 * len(shown) + 2.6), height_ratios=[max(len(effects), 1), max(len(approx), 1) + 0.6]
+    )
+    for y, row in enumerate(reversed(effects)):
+        finding = row.finding
+        unit, sign = smallest(finding), finding.direction
+        low, high = sorted(sign * v / unit for v in finding.test.interval(0.95))
+        _forest_row(effect_ax, y, sign * finding.test.estimate / unit, low, high, finding.verdict)
+    effect_ax.set_yticks(range(len(effects)), [_forest_label(row) for row in reversed(effects)], fontsize=8)
+    effect_ax.axvline(0, color="black", linewidth=1)
+    for edge in (-1, 1):
+        effect_ax.axvline(edge, color="grey", linestyle=":", linewidth=1)
+    effect_ax.set_xlabel(
+        "effect in units of its smallest effect of interest: right of 0 the way the claim says, left of 0 against "
+        "it;\nbetween the dotted lines (-1 to +1) too small to matter",
+        fontsize=8,
+    )
+    effect_ax.set_title("The seed's claims: each part's effect and its 95% interval", fontsize=10)
+    for y, row in enumerate(reversed(approx)):
+        finding = row.finding
+        approx_ax.axvspan(*finding.band, ymin=(y + 0.15) / len(approx), ymax=(y + 0.85) / len(approx), color="#ddf4e4")
+        _forest_row(approx_ax, y, finding.test.estimate, *finding.test.interval(0.95), finding.verdict)
+    approx_ax.set_ylim(-0.5, len(approx) - 0.5)
+    approx_ax.set_yticks(range(len(approx)), [_forest_label(row) for row in reversed(approx)], fontsize=8)
+    approx_ax.set_xlabel("mean test accuracy over seeds (%); shaded: the band the claim names", fontsize=8)
+    for ax in (effect_ax, approx_ax):
+        ax.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def _forest_row(ax, y: float, estimate: float, low: float, high: float, verdict: str) -> None:
+    colour = VERDICT_COLOURS.get(verdict, "grey")
+    ax.plot([low, high], [y, y], color=colour, linewidth=2.5)
+    ax.plot([estimate], [y], "o", color=colour, markersize=6)
+    ax.text(1.01, y, verdict, transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=colour)
+
+
+def _forest_label(row) -> str:
+    return f'{row.claim}. "{row.quote}": {row.part.measured or row.prediction}'
 
 
 def _per_epoch_pair(figure, axes, title: str):

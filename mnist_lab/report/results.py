@@ -3,6 +3,7 @@ root README's generated section."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mnist_lab.core.config import MNIST_TEST_SIZE
@@ -10,7 +11,7 @@ from mnist_lab.core.files import atomic_path
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import HOME_BACKEND, backend_label, machine_label, trained_in
 from mnist_lab.core.run_dir import Run, learning_rate_cuts, load_run
-from mnist_lab.findings.claims import BandFindings, band_tally, claims_table, judge_bands, summary_table
+from mnist_lab.findings.claims import BandFindings, judge_bands
 from mnist_lab.findings.precision_check import precision_markdown, precision_result
 from mnist_lab.findings.robustness_results import FIGURES as ROBUSTNESS_FIGURES
 from mnist_lab.findings.robustness_results import corruption_table, readme_lines, stage_results, summary_rows
@@ -24,6 +25,13 @@ from mnist_lab.findings.seed_results import (
 )
 from mnist_lab.findings.selection import choose, chosen_stage, selection_rows, unfinished
 from mnist_lab.findings.stats import accuracy_interval, changed_errors, format_p, mcnemar_p
+from mnist_lab.report.claims_tables import (
+    band_tally,
+    claims_table,
+    revision_table,
+    smallest_effects_table,
+    summary_table,
+)
 from mnist_lab.runs.layout import BASELINE, all_stage_seeds, candidate_runs, labelled_bands
 from mnist_lab.runs.settings import CAMPAIGN_PLAN, CAMPAIGN_SEEDS, CHOSEN_TARGETS, ENSEMBLE_MIN_SEEDS, PRECISION_CHECK
 
@@ -39,6 +47,7 @@ COMPARISON_FIGURES = {
     "validation_curves": "comparison/validation_curves.png",
     "seed_strip": "comparison/seed_strip.png",
     "ensemble_curves": "comparison/ensemble_curves.png",
+    "claims_forest": "comparison/claims_forest.png",
     "claims_evidence": "comparison/claims_evidence.png",
     "schedule_ablation": "comparison/schedule_ablation.png",  # only once the ablation has runs
 }
@@ -240,7 +249,7 @@ def selection_lines(reports_dir, profile: str, rows: dict[str, dict], ensembles:
 
 
 def other_bands(reports_dir, profile: str) -> dict[str, dict[str, list[Run]]]:
-    """Band label -> stage -> runs, for every backend but the committed runs' (sweep.HOME_BACKEND)."""
+    """Band label -> stage -> runs, for every backend but the committed runs' (provenance.HOME_BACKEND)."""
     return {
         label: runs
         for label, (backend, runs) in labelled_bands(reports_dir, profile).items()
@@ -261,16 +270,43 @@ def short_stage_table(runs: dict[str, Run], seeds: dict[str, dict], others: dict
     return "\n".join(lines)
 
 
-def claims_markdown(banded: dict[str, BandFindings], evidence: bool) -> list[str]:
-    """The claims as judged once (claims.judge_bands), one verdict column per band
-    (claims.summary_table); with `evidence`, each band's whole evidence below it, else the short
-    table (the README's)."""
+# What the claims table is, said once for both READMEs (the rule itself: findings.claims' docstring).
+CLAIMS_RULES = (
+    "Each part's effect in its unit, with its **95% interval (per part)**: over new seeds *and new test digits* for "
+    "the test-accuracy parts (the test set's own sampling error added to the seeds'), over seeds for the others. "
+    "The tested parts form **one family**: *p* is each part's own test, *adjusted* its Holm-corrected p (family-wise "
+    "5%); **supported** and **contradicted** need an adjusted p below 0.05; **negligible**: its 90% interval lies "
+    "within plus or minus its smallest effect of interest (declared in advance, with reasons, in reports/README.md); "
+    "**not detectable**: none of these, shown with the way it leans, which the tally does not count. *Needed*: the "
+    "seeds that would detect the smallest effect of interest with 80% power at the family's level, a planning "
+    "figure. These rules were revised (issue 59) after the seed campaign's numbers were known, because the earlier "
+    "ones tested 18 parts without a correction, judged one part by a test that could not fail, and analysed a paired "
+    "design unpaired; [docs/findings.md](docs/findings.md) keeps each part's earlier verdict beside today's."
+)
+
+
+CLAIMS_RULES_SHORT = (
+    "95% intervals per part, over seeds *and test digits* for accuracy, over seeds otherwise. One family: "
+    "**supported** or **contradicted** needs a Holm-adjusted p below 0.05; **negligible**: the 90% interval lies "
+    "within the smallest effect of interest; else **not detectable** (its lean shown, not counted). *Needed*: "
+    "seeds to detect that smallest effect."
+)
+
+
+def claims_markdown(banded: dict[str, BandFindings], evidence: bool, link_prefix: str = "") -> list[str]:
+    """The claims as judged once (claims.judge_bands): the tally, the rules in a paragraph, one
+    verdict column per band (claims_tables.summary_table); with `evidence`, each band's whole
+    evidence and the smallest effects of interest below it, else the short table (the README's)."""
     if not banded:
         return ["No band has runs on both sides of any comparison yet."]
-    parts = [band_tally(banded), "", summary_table(banded, short=not evidence), ""]
+    parts = [band_tally(banded), "", CLAIMS_RULES if evidence else CLAIMS_RULES_SHORT, ""]
+    forest = f"{link_prefix}{COMPARISON_FIGURES['claims_forest']}"
+    parts += [f"![Each part's effect and its 95% interval]({forest})", ""]
+    parts += [summary_table(banded, short=not evidence), ""]
     if evidence:
         for label, band in banded.items():
-            parts += [f"### The evidence: {label}", "", claims_table(band.rows), ""]
+            parts += [f"### The evidence: {label}", "", claims_table(band), ""]
+        parts += ["### Smallest effects of interest (declared before the verdicts)", "", smallest_effects_table(), ""]
     return parts
 
 
@@ -302,7 +338,7 @@ def write_reports_readme(reports_dir, profile: str, claims: dict[str, BandFindin
         "## The seed's claims, checked",
         "",
         "One verdict column per band: runs of different Keras backends are never pooled "
-        "(`mnist_lab/findings/claims.py` fixes each part's measure and rule, and what an undecided part needs).",
+        "(`mnist_lab/findings/claims.py` fixes each part's measure and rule).",
         "",
         *claims_markdown(judge_bands(reports_dir, profile) if claims is None else claims, evidence=True),
         "## Every stage",
@@ -360,14 +396,12 @@ def readme_results(reports_dir, link_prefix: str = "reports/", claims: dict[str,
     rows = seed_rows(all_stage_seeds(reports_dir, "full"))
     others = {label: seed_rows(band_runs) for label, band_runs in other_bands(reports_dir, "full").items()}
     parts = [
-        "**The seed's claims, checked**: a verdict column per band of runs (bands are never pooled): the effect "
-        "and its 95% interval, outside which these seeds rule it out. *Needed*: the seeds that would detect "
-        f"the observed effect with 80% power. Evidence: [{link_prefix}README.md]({link_prefix}README.md); "
-        "reasoning: [docs/findings.md](docs/findings.md).",
+        "**The seed's claims, checked**: a verdict column per band of runs (bands are never pooled). Evidence: "
+        f"[{link_prefix}README.md]({link_prefix}README.md); reasoning: [docs/findings.md](docs/findings.md).",
         "",
         campaign_line({stage: len(row.seeds) for stage, row in rows.items()}),
         "",
-        *claims_markdown(judge_bands(reports_dir, "full") if claims is None else claims, evidence=False),
+        *claims_markdown(judge_bands(reports_dir, "full") if claims is None else claims, False, link_prefix),
         "**Every stage** (parameters, epochs, training time and hardware: "
         f"[{link_prefix}README.md]({link_prefix}README.md)):",
         "",
@@ -391,21 +425,36 @@ def update_readme(
     readme, reports_dir, link_prefix: str = "reports/", claims: dict[str, BandFindings] | None = None
 ) -> Path:
     """Replace the text between README_BEGIN and README_END in `readme` by readme_results()."""
-    readme = Path(readme)
-    text = readme.read_text()
-    begin, end = text.find(README_BEGIN), text.find(README_END)
+    return replace_section(readme, README_BEGIN, README_END, lambda: readme_results(reports_dir, link_prefix, claims))
+
+
+FINDINGS_BEGIN = (
+    "<!-- generated: written by make reproduce (mnist_lab.report.results.update_findings_doc); do not edit by hand -->"
+)
+FINDINGS_END = "<!-- end of generated -->"
+
+
+def update_findings_doc(doc, claims: dict[str, BandFindings]) -> Path:
+    """docs/findings.md's record of the rules' revision: each part's verdict under the earlier rules
+    beside today's, without the seed-42 runs, and on the campaign's own seeds (the committed band)."""
+    return replace_section(doc, FINDINGS_BEGIN, FINDINGS_END, lambda: revision_table(claims))
+
+
+def replace_section(path, begin_marker: str, end_marker: str, text: Callable[[], str]) -> Path:
+    """Rewrite what lies between two marker lines of a hand-written file, whole or not at all."""
+    path = Path(path)
+    old = path.read_text()
+    begin, end = old.find(begin_marker), old.find(end_marker)
     if begin < 0 or end < begin:
         raise ValueError(
-            f"{readme} has no results section to update: put the lines\n{README_BEGIN}\n"
-            f"{README_END}\nwhere the results should go, then run make reproduce again"
+            f"{path} has no generated section to update: put the lines\n{begin_marker}\n"
+            f"{end_marker}\nwhere it should go, then run make reproduce again"
         )
-    updated = (
-        text[: begin + len(README_BEGIN)] + "\n" + readme_results(reports_dir, link_prefix, claims) + "\n" + text[end:]
-    )
-    if updated != text:
-        with atomic_path(readme) as tmp:
+    updated = old[: begin + len(begin_marker)] + "\n" + text() + "\n" + old[end:]
+    if updated != old:
+        with atomic_path(path) as tmp:
             tmp.write_text(updated)
-    return readme
+    return path
 
 
 def budget_table(runs: dict[str, Run]) -> str:

@@ -32,7 +32,7 @@ from mnist_lab.core.provenance import machine_label, trained_in
 from mnist_lab.core.run_dir import PARTIAL_DIR, ROBUSTNESS_RESULTS, RUN_FILES, FolderLock, check_writable, load_run
 from mnist_lab.findings.claims import judge_bands
 from mnist_lab.report.quiet import clean
-from mnist_lab.report.results import update_readme, write_reports_readme
+from mnist_lab.report.results import update_findings_doc, update_readme, write_reports_readme
 from mnist_lab.runs.layout import ABLATION_DIR, PRECISION_DIR, SEEDS_DIR
 from mnist_lab.runs.settings import BASE_STAGE, PROFILES, SELECTION_DIR, check_profile, reports_root, resolve_config
 
@@ -388,6 +388,7 @@ def _write_readmes(reports: Path, profile: str) -> None:
     write_reports_readme(reports, profile, claims)
     if profile == "full" and reports.resolve() == reports_root("full").resolve():
         update_readme(PROJECT_ROOT / "README.md", reports, claims=claims)  # the repository's own results only
+        update_findings_doc(PROJECT_ROOT / "docs" / "findings.md", claims)
 
 
 def publishable(executed: Path, staging: Path, final_dir: Path) -> None:

@@ -7,7 +7,7 @@ runs/STAGE-HASH/ (git-ignored; HASH is a short hash of the config and of a backe
 TensorFlow, so the same tweak twice is reused, and never by another backend), and a scratch
 config pointed into a reports folder is refused, so trying a change can never overwrite a
 committed result. A protocol run under another backend goes to its band's folder,
-reports/backends/NAME/ (mnist_lab.runs.sweep.band_root).
+reports/backends/NAME/ (mnist_lab.runs.layout.band_root).
 """
 
 from __future__ import annotations

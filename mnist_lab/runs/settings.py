@@ -100,3 +100,10 @@ PRECISION_CHECK = ("cnn_bn", "mixed_bfloat16")  # the seed's model, in the preci
 # any run; nothing here moves it.
 CAMPAIGN_PLAN = "docs/campaign-2026-12.md"
 CAMPAIGN_SEEDS = {"dnn": 14, "cnn_reg": 11, "cnn_bn": 11, "cnn_bn_aug": 11}
+# The seeds it trained, fixed before they ran: the claims confirm the parts it was planned for on these alone.
+CAMPAIGN_NEW_SEEDS = {
+    "dnn": tuple(range(4, 13)),
+    "cnn_reg": tuple(range(4, 10)),
+    "cnn_bn": (4, 7, 8, 9),
+    "cnn_bn_aug": (4, 7, 8, 9),
+}

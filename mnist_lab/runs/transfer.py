@@ -10,7 +10,7 @@ history.json, metrics.json, the test probabilities and the robustness results, a
 `receive(folder)` (`mnist-lab receive FOLDER`) brings packed runs into a reports folder, each
 one only if it is complete, trained under the profile's protocol for its stage (or one of the
 ablations) at this training version, and records its backend and device. It goes where the
-sweep layout puts it for its own band (backend and kind of device) (sweep.seed_run_dir), and never over another run.
+sweep layout puts it for its own band (backend and kind of device) (layout.seed_run_dir), and never over another run.
 """
 
 from __future__ import annotations
