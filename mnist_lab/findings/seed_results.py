@@ -10,6 +10,7 @@ from mnist_lab.core.data import fetch_mnist, test_indices
 from mnist_lab.core.models import STAGES, previous_stage
 from mnist_lab.core.provenance import backend_label, trained_in
 from mnist_lab.core.run_dir import Run, learning_rate_cuts
+from mnist_lab.findings.claims import CLAIMED_STEPS
 from mnist_lab.findings.stats import (
     VERDICT_RULE,
     ensemble_curve,
@@ -26,7 +27,9 @@ from mnist_lab.runs.settings import CHOSEN_TARGETS, ENSEMBLE_MIN_SEEDS, resolve_
 # What each stage's mean test accuracy over seeds should reach under the full protocol (the
 # seed notebook's notes, sharpened). A mean below its target is a finding to report, with the
 # validation split's evidence beside it, never a reason to tune on the test set.
-MEAN_TARGETS = {"dnn": 0.980, "cnn": 0.991, "cnn_reg": 0.992, "cnn_bn": 0.995, "cnn_bn_aug": 0.996}
+# dnn's and cnn's (98% and 99.1%) would restate the seed's "~98%" and "~99.1%", which the claims judge
+# with their own rule: one verdict per question, so they have none here.
+MEAN_TARGETS = {"cnn_reg": 0.992, "cnn_bn": 0.995, "cnn_bn_aug": 0.996}
 MEAN_TARGETS["cnn_bn_aug_long"] = CHOSEN_TARGETS["mean"]  # issue 14's, for the budget chosen on validation
 # A target is judged on the mean of every planned seed (42 and the sweep's), not on the first
 # few: the 95% interval of two seeds' mean can span more than a percentage point.
@@ -165,6 +168,9 @@ def verdict_line(step: dict) -> str:
         f"`{step['before']}` → `{step['after']}` ({STAGES[step['after']].summary}): "
         f"{100 * step['difference']:+.3f} points"
     )
+    claimed = CLAIMED_STEPS.get((step["before"], step["after"]))
+    if claimed is not None:  # one verdict per question: the claims' (one family, test digits included)
+        return f'- {head} over seeds; its verdict is the claims\' (claim {claimed.claim}, "{claimed.quote}")'
     if step["verdict"] == "not enough seeds":
         return f"- {head}; **not enough seeds** ({step['n_before']} and {step['n_after']}) for an interval"
     interval = f"95% interval {100 * step['low']:+.3f} to {100 * step['high']:+.3f}"

@@ -16,6 +16,7 @@ from mnist_lab.findings.claims import (
     ClaimRow,
     Finding,
     leaning,
+    matched_correlation,
 )
 
 
@@ -206,3 +207,17 @@ def revision_table(banded: dict[str, BandFindings]) -> str:
             f"| {verdict_text(confirm) if confirm else '—'} |"
         )
     return "\n".join(lines)
+
+
+def matched_line(band: BandFindings) -> str:
+    """Why the ladder's matched seeds are compared as independent samples: their correlation, from the runs."""
+    pairs = [part.compares for part in (row.part for row in band.rows) if part.compares]
+    found = [(pair, *matched_correlation(band.evidence, *pair)) for pair in pairs]
+    shown = [f"`{a}` and `{b}` r = {r:+.2f} ({n} seeds)" for (a, b), r, n in found if not math.isnan(r)]
+    if not shown:
+        return ""
+    return (
+        "The ladder's steps are compared as independent samples (Welch): a seed's two runs of different architectures "
+        "draw different weights, so they are not a pair by design. Their test accuracies' correlation over the "
+        f"seeds both stages ran: {'; '.join(shown)}."
+    )

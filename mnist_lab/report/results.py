@@ -28,6 +28,7 @@ from mnist_lab.findings.stats import accuracy_interval, changed_errors, format_p
 from mnist_lab.report.claims_tables import (
     band_tally,
     claims_table,
+    matched_line,
     revision_table,
     smallest_effects_table,
     summary_table,
@@ -305,7 +306,7 @@ def claims_markdown(banded: dict[str, BandFindings], evidence: bool, link_prefix
     parts += [summary_table(banded, short=not evidence), ""]
     if evidence:
         for label, band in banded.items():
-            parts += [f"### The evidence: {label}", "", claims_table(band), ""]
+            parts += [f"### The evidence: {label}", "", claims_table(band), "", matched_line(band), ""]
         parts += ["### Smallest effects of interest (declared before the verdicts)", "", smallest_effects_table(), ""]
     return parts
 
