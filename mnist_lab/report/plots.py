@@ -240,6 +240,7 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
     """
     figure, (speed_ax, rise_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
     colours = dict(zip(runs, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    speeds, rises = [], []
     for stage, stage_runs in runs.items():
         for number, run in enumerate(r for r in stage_runs if r.history):
             epochs = [record["epoch"] for record in run.history]
@@ -249,14 +250,19 @@ def claims_evidence(runs: dict[str, list], first_epochs: int = 6):
             style = dict(color=colours[stage], alpha=0.7, linewidth=1)
             if stage in CONVERGENCE_STAGES:
                 speed_ax.plot(epochs[:first_epochs], accuracy[:first_epochs], "o-", markersize=3, label=label, **style)
+                speeds += accuracy[:first_epochs]
             if stage in OVERFITTING_STAGES:
                 rise_ax.plot(epochs, 100 * (loss / loss.min() - 1), label=label, **style)
+                rises += list(100 * (loss / loss.min() - 1))
+    # The axes follow the bulk of the runs: one seed's dip (or an epoch-1 loss several times the
+    # minimum) would otherwise squeeze the differences the claims are about out of sight.
+    _clip(speed_ax, speeds, low=True)
+    _clip(rise_ax, rises, low=False)
     speed_ax.set_ylabel("validation accuracy (%)")
-    speed_ax.set_title(
-        f"converge faster? {' against '.join(CONVERGENCE_STAGES)}, first {first_epochs} epochs", fontsize=10
-    )
+    compared = " against ".join(CONVERGENCE_STAGES)
+    speed_ax.set_title(f"converge faster? {compared}, the first {first_epochs} epochs", fontsize=10)
     rise_ax.set_ylabel("validation loss, % above its minimum")
-    rise_ax.set_title("overfitting: validation loss after its best epoch", fontsize=10)
+    rise_ax.set_title("overfitting: does validation loss climb after its best epoch?", fontsize=10)
     rise_ax.legend(fontsize=8)
     return _per_epoch_pair(figure, (speed_ax, rise_ax), "every seed of the stages each claim compares")
 
@@ -321,6 +327,32 @@ def _forest_row(ax, y: float, estimate: float, low: float, high: float, verdict:
 
 def _forest_label(row) -> str:
     return f'{row.claim}. "{row.quote}": {row.part.measured or row.prediction}'
+
+
+def _clip(ax, values: list[float], low: bool) -> None:
+    """Limit one side of the y axis to the 5th (low) or 95th percentile of `values`; say how many lie beyond."""
+    if not values:
+        return
+    values = np.asarray(values)
+    edge = np.percentile(values, 5 if low else 95)
+    span = np.ptp(values[(values >= edge) if low else (values <= edge)]) or 1.0
+    beyond = int(np.sum(values < edge - 0.1 * span) if low else np.sum(values > edge + 0.1 * span))
+    if not beyond:
+        return
+    if low:
+        ax.set_ylim(bottom=edge - 0.1 * span)
+    else:
+        ax.set_ylim(top=edge + 0.1 * span)
+    where = "below" if low else "above"
+    ax.text(
+        0.01,
+        0.02 if low else 0.97,
+        f"{beyond} point(s) {where} the axis",
+        transform=ax.transAxes,
+        fontsize=7,
+        va="bottom" if low else "top",
+        color="grey",
+    )
 
 
 def _per_epoch_pair(figure, axes, title: str):
