@@ -16,9 +16,14 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(tmp_path_factory):
     ray.init(
-        num_cpus=2, log_to_driver=False, include_dashboard=False, configure_logging=False, _node_ip_address="127.0.0.1"
+        num_cpus=2,
+        log_to_driver=False,
+        include_dashboard=False,
+        configure_logging=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),  # not /tmp/ray: its session files go with the test's
     )
     yield
     ray.shutdown()

@@ -142,8 +142,10 @@ def train_in_scratch(job: RunJob, scratch_root: str | None = None, gpu: bool = F
     if gpu and (device := gpu_unusable(backend)):
         import ray
 
+        node = ray.get_runtime_context().get_node_id()
+        address = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node), "?")
         raise GpuUnusable(
-            f"node {ray.util.get_node_ip_address()} offers Ray a GPU that {backend} cannot use there (it sees only "
+            f"node {socket.gethostname()} ({address}) offers Ray a GPU that {backend} cannot use there (it sees only "
             f"{device}): {GPU_FIX} on that node, or restart it with `ray start ... --num-gpus 0`"
         )
     job.at(str(scratch))()
