@@ -18,14 +18,14 @@ from pathlib import Path
 from mnist_lab.core.config import ConfigError, TrainConfig
 from mnist_lab.core.data import MnistDataError, fetch_mnist
 from mnist_lab.core.models import STAGES
-from mnist_lab.core.provenance import HOME_BACKEND
+from mnist_lab.core.provenance import HOME_BACKEND, run_band
 from mnist_lab.core.run_dir import RUN_FILES, check_writable
 from mnist_lab.findings.selection import SELECTION_RULE, choose, selection_rows, unfinished
-from mnist_lab.findings.verify import check_run, check_run_dir
+from mnist_lab.findings.verify import INSIDE, OUTSIDE, check_run, check_run_dir
 from mnist_lab.report.quiet import filtered_stderr
 from mnist_lab.runs.candidates import progress_lines, run_selection
 from mnist_lab.runs.devices import current_backend
-from mnist_lab.runs.layout import candidate_runs
+from mnist_lab.runs.layout import candidate_runs, stage_seeds
 from mnist_lab.runs.placement import run_dir_for
 from mnist_lab.runs.ray_engine import RayExecutor, ray_temp_dir
 from mnist_lab.runs.settings import PROFILES, reports_root, resolve_config
@@ -74,16 +74,48 @@ def cmd_train(args) -> int:
     result = run_stage(config, out_dir, data_path=args.data, reuse=not args.retrain, robustness=not args.no_robustness)
     metrics = result.metrics
     print(
-        f"\n{config.stage}: test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
+        f"\n{config.stage}: test accuracy {100 * metrics['test_accuracy']:.2f}%, test loss {metrics['test_loss']:.4f}, "
         f"{metrics['epochs_run']} epoch{'s' if metrics['epochs_run'] != 1 else ''} (best {metrics['best_epoch']}), "
         f"{metrics['training_seconds'] / 60:.1f} min, {metrics['images_per_second']:.0f} images/s"
     )
     files = [name for name in RUN_FILES if (out_dir / name).is_file()]
     print(f"results: {out_dir}/ ({', '.join(files)})")
 
-    # The run against its stage's committed seeds, or one line saying why it cannot be compared.
-    print("\n".join(check_run(result).lines))
+    # The run against its stage's committed seeds, or one line saying why it cannot be compared,
+    # then the verdict in plain words.
+    verdict = check_run(result)
+    print("\n".join(verdict.lines))
+    if (plain := plain_verdict(result, verdict)) is not None:
+        print(plain)
     return 0
+
+
+def plain_verdict(run, verdict) -> str | None:
+    """The train command's last line: where the run's accuracy lies against the committed seeds of
+    its stage, in percent and plain words, and, when its seed is one of them, whether it matched
+    that committed run exactly (the same test digits wrong, the same loss). None when the run
+    cannot be compared (verify's line says why)."""
+    if verdict.code not in (INSIDE, OUTSIDE):
+        return None
+    accuracy = run.metrics["test_accuracy"]
+    seeds = stage_seeds(reports_root("full"), run.stage, backend=run_band(run.metrics))
+    others = [seed for seed in seeds if seed.path.resolve() != run.path.resolve()]
+    low, high = (min(seed.metrics["test_accuracy"] for seed in others), max(s.metrics["test_accuracy"] for s in others))
+    where = "within" if verdict.code == INSIDE else "outside"
+    line = (
+        f"in plain words: this run's {100 * accuracy:.2f}% is {where} the usual spread of the {len(others)} committed "
+        f"{run.stage} runs ({100 * low:.2f}% to {100 * high:.2f}%)"
+    )
+    twin = next((seed for seed in others if seed.seed == run.seed), None)
+    if twin is not None:
+        same = twin.metrics["test_accuracy"] == accuracy and twin.metrics["test_loss"] == run.metrics["test_loss"]
+        same = same and twin.metrics.get("misclassified") == run.metrics.get("misclassified")
+        line += f"; seed {run.seed} is one of them ({twin.path}), and this run " + (
+            "matched it exactly: the same digits wrong, the same loss"
+            if same
+            else f"did not match it exactly ({100 * twin.metrics['test_accuracy']:.2f}% there)"
+        )
+    return line
 
 
 def cmd_notebook(args) -> int:
