@@ -65,8 +65,8 @@ stages: $(INSTALLED) ## List the stages
 train: $(INSTALLED) ## Train STAGE: its protocol reads (or trains) reports/STAGE, a tweak goes to runs/STAGE-HASH (e.g. make train STAGE=dnn EPOCHS=2)
 	$(BIN)/mnist-lab train $(TRAIN_ARGS)
 
-seeds: $(INSTALLED) ## Train every stage (or STAGE=name only) over SEEDS into reports/seeds/ (hours; resumable; JOBS=2: two at once)
-	$(BIN)/mnist-lab sweep $(if $(filter command line environment,$(origin STAGE)),--stage $(STAGE)) --seeds $(SEEDS) --jobs $(JOBS)
+seeds: $(INSTALLED) ## Train every stage (or STAGE=name only) over SEEDS into reports/seeds/ (hours; resumable; JOBS=2: two at once; PROFILE=quick: reports-quick/seeds/, minutes)
+	$(BIN)/mnist-lab sweep $(if $(filter command line environment,$(origin STAGE)),--stage $(STAGE)) --seeds $(SEEDS) --jobs $(JOBS) --profile $(PROFILE)
 
 # The campaign fixed in docs/campaign-2026-12.md before its first run: change nothing here once runs exist.
 campaign: $(INSTALLED) ## Issue 49's seed campaign, as fixed in docs/campaign-2026-12.md (about 12 CPU-hours; resumable; JOBS=, BUDGET=seconds)
@@ -92,13 +92,17 @@ sync: $(INSTALLED) ## Pair each notebooks/*.py with its .ipynb (jupytext; output
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg --nbval-cell-timeout 900
 
-test: lint ## The whole test suite: lint, unit tests, and nbval on every notebook (quick profile)
-	$(BIN)/python -m pytest $(NBVAL) tests
-	@# The golden runs again on other CPU kernels: their values must not depend on them (tests/golden.py).
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q tests/test_golden.py -k training_computes
+# The tests run in a temporary copy of the project (tests/in_copy.py): they read and write only what
+# they create, never your reports-quick/, runs/ or reports/. Each notebook says when it starts and ends.
+IN_COPY := $(BIN)/python tests/in_copy.py
 
-test-unit: $(INSTALLED) ## Only the unit tests (a minute or two)
-	$(BIN)/python -m pytest tests --ignore=tests/nbval
+test: lint ## What CI runs: lint, unit tests, nbval on every notebook (quick profile), in a copy of the project (duration: not measured yet)
+	$(IN_COPY) $(NBVAL) tests
+	@# The golden runs again on other CPU kernels: their values must not depend on them (tests/golden.py).
+	TF_ENABLE_ONEDNN_OPTS=0 $(IN_COPY) -q tests/test_golden.py -k training_computes
+
+test-unit: $(INSTALLED) ## Only the unit tests, tiny training runs included, in a copy of the project (duration: not measured yet)
+	$(IN_COPY) tests --ignore=tests/nbval
 
 nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after an intended change of their output
 	$(BIN)/mnist-lab nbval-refresh

@@ -1,10 +1,54 @@
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of test logs
 
 import pytest
 
 from mnist_lab.core.data import fetch_mnist, make_splits
+
+# -- Progress per notebook under nbval: a notebook's cells run for minutes without a line of output,
+# so each notebook says when it starts (with its place in the run) and how long it took.
+_notebooks = {"config": None, "names": [], "current": None, "started": 0.0}
+
+
+def pytest_configure(config):
+    _notebooks["config"] = config
+
+
+def pytest_collection_finish(session):
+    names = [item.nodeid.split("::")[0] for item in session.items if item.nodeid.split("::")[0].endswith(".ipynb")]
+    _notebooks["names"] = list(dict.fromkeys(names))
+
+
+def _say(line: str) -> None:
+    reporter = _notebooks["config"].pluginmanager.get_plugin("terminalreporter") if _notebooks["config"] else None
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(line)
+
+
+def _notebook_done() -> None:
+    if _notebooks["current"] is not None:
+        _say(f"== {_notebooks['current']}: done in {time.monotonic() - _notebooks['started']:.0f} s")
+        _notebooks["current"] = None
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal's own line for the file
+def pytest_runtest_logstart(nodeid, location):
+    path = nodeid.split("::")[0]
+    if path == _notebooks["current"]:
+        return
+    _notebook_done()
+    if path.endswith(".ipynb"):
+        names = _notebooks["names"]
+        place = f" ({names.index(path) + 1} of {len(names)})" if path in names else ""
+        _say(f"== {path}{place}: executing its cells (nbval; a training cell takes minutes)")
+        _notebooks.update(current=path, started=time.monotonic())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _notebook_done()
 
 
 @pytest.fixture(scope="session")

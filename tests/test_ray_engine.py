@@ -3,6 +3,7 @@ stays out of every other test. The runs are quick-profile dnn runs (seconds each
 
 import os
 import signal
+import stat
 import time
 
 import pytest
@@ -15,9 +16,14 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(tmp_path_factory):
     ray.init(
-        num_cpus=2, log_to_driver=False, include_dashboard=False, configure_logging=False, _node_ip_address="127.0.0.1"
+        num_cpus=2,
+        log_to_driver=False,
+        include_dashboard=False,
+        configure_logging=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),  # not /tmp/ray: its session files go with the test's
     )
     yield
     ray.shutdown()
@@ -47,22 +53,17 @@ def test_ray_runs_land_where_the_local_engine_puts_them_with_its_numbers(executo
     assert [run.path for run in runs] == [seed_run_dir(reports, "dnn", seed) for seed in (0, 1)]
     assert [numbers(run) for run in runs] == [numbers(run) for run in local_runs]
     assert not (reports / "seeds" / "dnn" / "seed_0" / "model.keras").exists()  # travels without its model
+    mode = [stat.S_IMODE(run.path.stat().st_mode) for run in runs]
+    assert mode == [stat.S_IMODE(run.path.stat().st_mode) for run in local_runs]  # as a local run's, not 0700
+    assert list((tmp_path / "scratch").iterdir()) == []  # no scratch folder, lock or attempts file left
+    assert sorted(executor.attempts) == [str(run.path) for run in runs]
     from mnist_lab.runs.ray_engine import RayExecutor
 
-    def attempts():
-        return {path.name: path.read_text() for path in (tmp_path / "scratch").glob(".*.attempts")}
-
-    before = attempts()
-    again = run_sweep(
-        ["dnn"],
-        [0, 1],
-        "quick",
-        reports,
-        jobs=2,
-        executor=RayExecutor(cpus_per_run=1, scratch_root=executor.scratch_root),
-    )
+    twice = RayExecutor(cpus_per_run=1, scratch_root=executor.scratch_root)
+    again = run_sweep(["dnn"], [0, 1], "quick", reports, jobs=2, executor=twice)
     assert [run.metrics for run in again] == [run.metrics for run in runs]
-    assert attempts() == before  # nothing was submitted: nothing trained
+    assert twice.attempts == {} and again.reused == list(again)  # nothing was submitted: nothing trained
+    assert capsys.readouterr().out.count("reused ") == 2
 
 
 def dnn_job(reports, backend: str) -> RunJob:
@@ -86,8 +87,9 @@ def test_a_killed_worker_is_retried_and_its_run_completes(executor, local_runs, 
     from mnist_lab.core.run_dir import load_run
 
     run = load_run(future.result(timeout=300))
-    assert len(attempts.read_text().split()) == 2  # killed once, retried once
+    assert len(executor.attempts[job.out]) == 2  # killed once, retried once
     assert numbers(run) == numbers(local_runs[0])
+    assert not attempts.exists() and list(attempts.parent.iterdir()) == []  # its scratch is gone once placed
 
 
 def test_a_run_that_fails_for_its_own_reason_is_not_retried(executor, tmp_path):

@@ -181,8 +181,10 @@ def test_a_sweep_trains_each_seed_once(tmp_path, capsys):
     assert first[0].metrics["test_accuracy"] != first[1].metrics["test_accuracy"]  # seeds differ
     capsys.readouterr()
     again = run_sweep(["dnn"], [0, 1], "quick", tmp_path, verbose=0)
-    assert capsys.readouterr().out.count("reusing the finished run") == 2
+    out = capsys.readouterr().out
+    assert out.count("reused ") == 2 and "reusing the finished run" not in out  # read, not handed to training
     assert [run.metrics for run in again] == [run.metrics for run in first]
+    assert again.reused == list(again) and again.trained == [] and first.trained == list(first)
 
 
 # --- verify: inside, outside, another protocol

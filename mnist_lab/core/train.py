@@ -24,6 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from mnist_lab.core.adaptation import batchnorm_layers
 from mnist_lab.core.config import ConfigError, TrainConfig, same_config
 from mnist_lab.core.data import Splits, fetch_mnist, make_splits
 from mnist_lab.core.evaluate import evaluate, predict
@@ -451,8 +452,9 @@ def run_stage(
         if evaluate_test and robustness:
             print(
                 f"robustness suite v{SUITE_VERSION}{' (small)' if config.subset is not None else ''}: "
-                "MNIST-C's 15 corruptions and the transforms of the test digits, then the BatchNorm adaptation "
-                "(minutes on a CPU; a tweak skips it with --no-robustness)",
+                "MNIST-C's 15 corruptions and the transforms of the test digits"
+                + (", then the BatchNorm adaptation" if batchnorm_layers(model) else "")
+                + " (minutes on a CPU; a tweak skips it with --no-robustness)",
                 flush=True,
             )
         robustness = (

@@ -21,7 +21,9 @@ NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] .*"  # absl: I0000 00:00:17... 123 port.cc:153] ...
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
-    r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\..*)$"  # Jupyter's, on localhost
+    r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\..*"  # Jupyter's, on localhost
+    # Ray's client retrying a cluster that refuses it (its token): the sweep says why in one line.
+    r"|\[[\d-]+ [\d:,]+ W \d+ \d+\] gcs_client\.cc:\d+: Failed to get cluster ID from GCS server: .*)$"
 )
 
 

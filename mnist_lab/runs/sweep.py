@@ -70,6 +70,58 @@ def arm_name(stage: str, ablation: str | None) -> str:
     return f"{ablation}/{stage}" if ablation else stage
 
 
+ENGINES = ("local", "ray")
+
+
+def check_sweep(
+    stages,
+    seeds,
+    profile: str = "full",
+    *,
+    precision: str | None = None,
+    ablation: str | None = None,
+    jobs: int | None = None,
+    threads: int | None = None,
+    budget_seconds: float | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    runs_per_gpu: int | None = None,
+) -> tuple[list[tuple[str, str | None]], list[int]]:
+    """Every argument of a sweep checked, in one place, before any engine starts or any backend
+    loads (the CLI and run_sweep both call it): -> (arms, seeds). `seeds` is a list of integers or
+    the command line's text ('0-4', '0,3,7'). Each error is a ConfigError naming the option."""
+    check_profile(profile)
+    check_ablation(ablation)
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "ray" and (address or runs_per_gpu is not None):
+        raise ConfigError("--address and --runs-per-gpu are for the Ray engine: add --engine ray")
+    if runs_per_gpu is not None and runs_per_gpu < 1:
+        raise ConfigError(f"--runs-per-gpu must be an integer >= 1 (runs packed onto each GPU), got {runs_per_gpu}")
+    if address not in (None, "auto"):
+        host, _, port = str(address).rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--address must be HOST:PORT (as `ray start --head` prints it) or auto, got {address!r}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be an integer >= 1 (runs trained at once), got {jobs}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be an integer >= 1 (CPU threads per run), got {threads}")
+    if budget_seconds is not None and budget_seconds < 0:
+        raise ConfigError(f"--budget must be a number of seconds >= 0, got {budget_seconds}")
+    if precision is not None:
+        TrainConfig(precision=precision)  # raises for an unknown precision, before the backend loads
+    arms = [parse_arm(stage, ablation) for stage in stages]
+    if not arms:
+        raise ConfigError("give at least one --stage (or none: every stage)")
+    if isinstance(seeds, str):
+        seeds = parse_seeds(seeds)
+    else:
+        seeds = sorted(set(seeds))
+        if not seeds or any(not isinstance(seed, int) or not 0 <= seed <= MAX_SEED for seed in seeds):
+            raise ConfigError(f"seeds must be integers 0 to {MAX_SEED}, got {seeds!r}")
+    return arms, seeds
+
+
 def plan_runs(arms, seeds) -> list[tuple[str, str | None, int]]:
     """(stage, ablation, seed), seed by seed, every arm of a seed before the next seed: a sweep cut
     off anywhere leaves the arms' bands within one seed of each other."""
@@ -144,6 +196,19 @@ class RunJob:
 
         return load_finished(self.config(), Path(self.out)) is not None
 
+    def reusable(self) -> bool:
+        """Finished at `out` (finished()) with nothing left to do there: its robustness results are
+        at this suite version, or it keeps no model to evaluate. A sweep reads such a run instead of
+        handing it to an engine."""
+        if not (Path(self.out) / "metrics.json").is_file() or not self.finished():  # the first test loads no backend
+            return False
+        from mnist_lab.core.robustness import SUITE_VERSION, needs_adaptation, read_results  # imports the backend
+
+        if not (Path(self.out) / "model.keras").is_file():
+            return True
+        results = read_results(self.out)
+        return (results or {}).get("suite_version") == SUITE_VERSION and not needs_adaptation(results)
+
     def __call__(self) -> str:
         return train_one(self)
 
@@ -189,12 +254,10 @@ def run_sweep(
     seconds have passed (the ones running finish). `on_finished(run)` is called in this process
     as each run finishes (e.g. to pack it for a machine without network).
     """
-    check_profile(profile)
-    check_ablation(ablation)
-    if jobs < 1:
-        raise ConfigError(f"jobs must be an integer >= 1 (runs trained at once), got {jobs!r}")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1 (CPU threads per run), got {threads!r}")
+    check_sweep(
+        stages, seeds, profile, precision=precision, ablation=ablation, jobs=jobs, threads=threads,
+        budget_seconds=budget_seconds,
+    )
     reports = Path(reports or reports_root(profile))
     backend, started = current_backend(), time.monotonic()
     env = run_environment(jobs, threads, backend)
@@ -206,18 +269,30 @@ def run_sweep(
     # Several GPUs here and local processes: each run is given one (Ray places its tasks itself).
     gpus = visible_gpus() if logs else []
     on_gpu: dict = {}  # future -> the GPU its run holds
-    if logs:
-        log_dir = Path(log_dir or PROJECT_ROOT / "runs" / "sweep-logs")
-        log_dir.mkdir(parents=True, exist_ok=True)
-        print(f"== sweep: {len(plan)} runs, {jobs} at once; each run's log in {log_dir}/", flush=True)
 
     def in_budget() -> bool:
         return budget_seconds is None or time.monotonic() - started < budget_seconds
 
     finished: dict[tuple[str, str | None, int], Run] = {}
-    waiting, running = list(plan), {}
+    reused: list[Run] = []
+    waiting, running = [], {}
+    for job in plan:  # a finished run is read, not handed to the engine: it costs no process, no cluster
+        if job.reusable():
+            run = load_run(job.out)
+            finished[(job.stage, job.ablation, job.seed)] = run
+            reused.append(run)
+            print(reused_line(run), flush=True)
+            if on_finished is not None:
+                on_finished(run)
+        else:
+            waiting.append(job)
+    to_train = len(waiting)
+    if logs and waiting:
+        log_dir = Path(log_dir or PROJECT_ROOT / "runs" / "sweep-logs")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        print(f"== sweep: {to_train} runs to train, {jobs} at once; each run's log in {log_dir}/", flush=True)
     plan = [(job.stage, job.ablation, job.seed) for job in plan]
-    with executor or local_executor(jobs) as pool:
+    with executor or (local_executor(jobs) if waiting else InlineExecutor()) as pool:
         try:
             while waiting and in_budget() or running:
                 while waiting and len(running) < jobs and in_budget():
@@ -229,11 +304,11 @@ def run_sweep(
                     gpu = least_busy_gpu(gpus, list(on_gpu.values())) if len(gpus) > 1 else None
                     if gpu is not None:
                         job = dataclasses.replace(job, env=job.env | {"CUDA_VISIBLE_DEVICES": gpu})
-                    number = len(plan) - len(waiting)
+                    number = to_train - len(waiting)
                     where = f" (log: {job.log})" if job.log else ""
                     where += f" (GPU {gpu})" if gpu is not None else ""
                     arm = arm_name(stage, arm_ablation)
-                    print(f"== sweep {number}/{len(plan)}: {arm} seed {seed} -> {job.out}{where}", flush=True)
+                    print(f"== sweep {number}/{to_train}: {arm} seed {seed} -> {job.out}{where}", flush=True)
                     future = pool.submit(job)
                     running[future] = key
                     if gpu is not None:
@@ -255,7 +330,21 @@ def run_sweep(
             f"== sweep: the budget of {budget_seconds:.0f} s is spent; not started: "
             + ", ".join(f"{arm_name(job.stage, job.ablation)} seed {job.seed}" for job in waiting)
         )
-    return [finished[key] for key in plan if key in finished]
+    return SweepRuns([finished[key] for key in plan if key in finished], reused=reused)
+
+
+class SweepRuns(list):
+    """A sweep's runs in plan order (a list of Run), and which of them were `reused`: finished
+    before the sweep started, read rather than trained."""
+
+    def __init__(self, runs, reused=()):
+        super().__init__(runs)
+        self.reused = list(reused)
+
+    @property
+    def trained(self) -> list[Run]:
+        reused = {id(run) for run in self.reused}
+        return [run for run in self if id(run) not in reused]
 
 
 class RunFailed(RuntimeError):
@@ -290,6 +379,15 @@ def train_one(job: RunJob) -> str:
 
         print(f"== {job.stage} seed {job.seed} -> {job.out}", flush=True)
         return str(run_stage(job.config(), Path(job.out), verbose=verbose).path)
+
+
+def reused_line(run: Run) -> str:
+    """One line per run a sweep found finished: read, not trained (its figures are the earlier training's)."""
+    m = run.metrics
+    return (
+        f"reused   {arm_name(run.stage, run_ablation(run)):<22} seed {run.seed:>4}: "
+        f"test accuracy {100 * m['test_accuracy']:.2f}%, trained earlier, not again ({run.path})"
+    )
 
 
 def finished_line(run: Run) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_lab.core.config import ConfigError, TrainConfig
-from mnist_lab.core.files import atomic_path
+from mnist_lab.core.files import _umask, atomic_path
 from mnist_lab.core.provenance import run_band
 from mnist_lab.core.run_dir import (
     PROBABILITIES,
@@ -150,6 +150,7 @@ def receive_run(path: Path, name: str, reports: Path, profile: str) -> Received:
         )
     destination.parent.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(prefix=f".{destination.name}.incoming.", dir=destination.parent))
+    incoming.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: a received run reads as a local one does
     for file in TRAVELLING_FILES:
         shutil.copy2(path / file, incoming / file)
     incoming.rename(destination)  # whole or not at all
