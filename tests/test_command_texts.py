@@ -67,7 +67,7 @@ def test_the_trains_last_line_says_in_percent_and_plain_words_where_the_run_lies
     mine = load_run(fake_run(tmp_path / "mine", "dnn", 0.9801, 199, seed=7))
     line = cli.plain_verdict(mine, verify.check_run(mine, band))
     assert line.startswith("in plain words: this run's 98.01% is within the usual spread of the 5 committed dnn runs")
-    assert "(97.95% to 98.05%)" in line and "seed 7" not in line  # seed 7 is not one of them
+    assert "(they range from 97.95% to 98.05%)" in line and "seed 7" not in line  # seed 7 is not one of them
     far = load_run(fake_run(tmp_path / "far", "dnn", 0.9700, 300, seed=8))
     assert "is outside the usual spread" in cli.plain_verdict(far, verify.check_run(far, band))
 

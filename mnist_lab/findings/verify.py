@@ -74,9 +74,11 @@ def check_run(run: Run, reports=None) -> Verdict:
     lines = [
         f"{stage} {label} band: mean {100 * summary['mean']:.3f}%, std {100 * summary['std']:.3f} points over "
         f"{summary['n']} committed seeds (range {100 * summary['min']:.2f}-{100 * summary['max']:.2f}%)",
-        f"this run ({run.path}, seed {run.seed}): {100 * accuracy:.2f}%, z = {z:+.2f}",
-        f"rule: inside when |z| <= {BAND_Z:g}, z measured in the band's std floored at the test set's binomial "
-        f"error ({100 * used:.3f} points here)",
+        f"this run ({run.path}, seed {run.seed}): {100 * accuracy:.2f}%, {abs(z):.1f} standard deviations "
+        f"{'above' if z >= 0 else 'below'} the band's mean",
+        f"rule: inside when within {BAND_Z:g} standard deviations of the mean; the standard deviation is taken at "
+        f"least as large as the test set's own sampling error ({100 * used:.3f} points here), so that a band of a "
+        "few very similar seeds does not read as narrower than the test digits can tell",
     ]
     lines.append(
         "INSIDE the band: this run reproduces the repository's result"

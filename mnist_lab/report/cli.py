@@ -104,7 +104,7 @@ def plain_verdict(run, verdict) -> str | None:
     where = "within" if verdict.code == INSIDE else "outside"
     line = (
         f"in plain words: this run's {100 * accuracy:.2f}% is {where} the usual spread of the {len(others)} committed "
-        f"{run.stage} runs ({100 * low:.2f}% to {100 * high:.2f}%)"
+        f"{run.stage} runs (they range from {100 * low:.2f}% to {100 * high:.2f}%)"
     )
     twin = next((seed for seed in others if seed.seed == run.seed), None)
     if twin is not None:
