@@ -114,7 +114,7 @@ cells.precision_check(profile, reports_dir)
 # overfitting. `mnist_lab.findings.claims` turns each claim into a measurable prediction and
 # judges it on every committed seed, all the tested parts as one family with Holm's correction:
 # a part is **supported** or **contradicted** when its adjusted p is below 0.05, **negligible**
-# when its 90% interval lies within its smallest effect of interest (declared in advance), and
+# when its 90% interval lies within its smallest effect of interest (declared for each measure), and
 # **not detectable** otherwise. Accuracy parts count the test digits' own sampling error as well
 # as the seeds'. The first figure puts every part on one axis, in units of its smallest effect
 # of interest. `docs/findings.md` says what each verdict means in words.

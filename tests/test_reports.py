@@ -108,7 +108,10 @@ def test_update_readme_rewrites_only_its_section(tmp_path):
 
     # Each step's verdict, the per-image view and the stages not run yet are in reports/README.md.
     per_image = write_reports_readme(reports, "full").read_text()
-    verdict = "- `dnn` → `cnn` (plain CNN: the seed's conv/pool/dense layers only): +1.000 points; **not enough seeds**"
+    verdict = (  # a step a claim judges points to the claim's verdict: one verdict per question
+        "- `dnn` → `cnn` (plain CNN: the seed's conv/pool/dense layers only): +1.000 points over seeds; "
+        'its verdict is the claims\' (claim 2, "accuracy improved significantly")'
+    )
     assert verdict in per_image
     assert "98.00% → 99.00%, +1.00 points (200 → 100 test errors: 100 fixed, 0 new; McNemar p < 0.001)" in per_image
     assert f"Not run yet: {', '.join(list(STAGES)[2:])}." in per_image

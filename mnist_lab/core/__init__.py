@@ -1,5 +1,5 @@
 """The training core: one run, from verified MNIST to a finished run folder. It imports nothing
-from mnist_lab.orchestration (tests/test_architecture.py checks).
+from the layers after it, runs, findings and report (tests/test_architecture.py checks).
 
     config       TrainConfig: every default of the protocol (imports nothing of the package)
     data         verified MNIST, the seed's preprocessing and split

@@ -277,7 +277,8 @@ CLAIMS_RULES = (
     "the test-accuracy parts (the test set's own sampling error added to the seeds'), over seeds for the others. "
     "The tested parts form **one family**: *p* is each part's own test, *adjusted* its Holm-corrected p (family-wise "
     "5%); **supported** and **contradicted** need an adjusted p below 0.05; **negligible**: its 90% interval lies "
-    "within plus or minus its smallest effect of interest (declared in advance, with reasons, in reports/README.md); "
+    "within plus or minus its smallest effect of interest (declared with reasons below, with the rules' revision "
+    "and before its verdicts were computed); "
     "**not detectable**: none of these, shown with the way it leans, which the tally does not count. *Needed*: the "
     "seeds that would detect the smallest effect of interest with 80% power at the family's level, a planning "
     "figure. These rules were revised (issue 59) after the seed campaign's numbers were known, because the earlier "
@@ -307,7 +308,12 @@ def claims_markdown(banded: dict[str, BandFindings], evidence: bool, link_prefix
     if evidence:
         for label, band in banded.items():
             parts += [f"### The evidence: {label}", "", claims_table(band), "", matched_line(band), ""]
-        parts += ["### Smallest effects of interest (declared before the verdicts)", "", smallest_effects_table(), ""]
+        parts += [
+            "### Smallest effects of interest (declared with the rules' revision, before its verdicts were computed)",
+            "",
+            smallest_effects_table(),
+            "",
+        ]
     return parts
 
 

@@ -35,6 +35,7 @@ under runs/ray-unplaced/ for `mnist-lab receive`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -278,6 +279,8 @@ class RayExecutor(Executor):
             self._ray.shutdown()
         if self.temp_dir is not None:  # the local cluster's session files: it has stopped
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # TMPDIR/mnist-lab-ray itself, once no other sweep uses it
+                self.temp_dir.parent.rmdir()
 
 
 def _threads(count: int) -> dict[str, str]:
