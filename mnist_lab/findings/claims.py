@@ -297,7 +297,7 @@ def _values(runs: dict, stage: str, measure) -> list[tuple[int, float]]:
     return [(seed, value) for seed, value in found if not math.isnan(value)]
 
 
-def _n_text(n: tuple[int, ...], what: str = "seeds") -> str:
+def n_text(n: tuple[int, ...], what: str = "seeds") -> str:
     return f"{' and '.join(map(str, n))} {what}"
 
 
@@ -310,7 +310,7 @@ def _step(evidence: Evidence, before: str, after: str, measure, key: str, direct
     if len(a) < 2 or len(b) < 2:
         return _untestable(f"{len(a)} and {len(b)} seeds of `{before}` and `{after}` with {what}: too few for a test")
     test = welch(a, b)
-    text = f"{what}: `{before}` {np.mean(a):.3f}, `{after}` {np.mean(b):.3f} ({_n_text(test.n)})"
+    text = f"{what}: `{before}` {np.mean(a):.3f}, `{after}` {np.mean(b):.3f} ({n_text(test.n)})"
     return _testable(text, test, key, direction, needed=_needed(key, [np.var(a, ddof=1), np.var(b, ddof=1)]))
 
 
@@ -324,7 +324,7 @@ def _swing(evidence: Evidence, before: str, after: str) -> Finding:
     text = (
         f"epoch-to-epoch swing of validation accuracy (points), geometric mean: `{before}` "
         f"{math.exp(np.mean(np.log(a))):.3f}, `{after}` {math.exp(np.mean(np.log(b))):.3f} "
-        f"({_n_text(finding.test.n)}); judged as a ratio, on the log scale"
+        f"({n_text(finding.test.n)}); judged as a ratio, on the log scale"
     )
     return replace(finding, evidence=text)
 
@@ -335,7 +335,7 @@ def _one(evidence: Evidence, stage: str, measure, key: str, direction: int, what
     if len(values) < 2:
         return _untestable(f"{len(values)} seed(s) of `{stage}` with {what}: too few for a test")
     test = one_sample(values)
-    text = f"{what} of `{stage}`: mean {test.estimate:.3f} ({_n_text(test.n)})"
+    text = f"{what} of `{stage}`: mean {test.estimate:.3f} ({n_text(test.n)})"
     return _testable(text, test, key, direction, needed=_needed(key, [np.var(values, ddof=1)], one=True))
 
 
@@ -348,21 +348,21 @@ def _accuracy_step(evidence: Evidence, before: str, after: str) -> Finding:
     a, b = evidence.runs.get(before, []), evidence.runs.get(after, [])
     if len(a) < 2 or len(b) < 2 or len({run.metrics["data"]["test"] for run in a + b}) != 1:
         return _untestable(f"{len(a)} and {len(b)} seeds of `{before}` and `{after}`: too few for a test")
-    digits = digit_component(_digits(a), _digits(b))
-    test = welch([accuracy_points(r) for r in a], [accuracy_points(r) for r in b], _points(digits))
+    digits = _points(digit_component(_digits(a), _digits(b)))
+    points = [[accuracy_points(run) for run in side] for side in (a, b)]
+    test = welch(*points, digits)
     text = (
-        f"test accuracy (%): `{before}` {np.mean([accuracy_points(r) for r in a]):.3f}, "
-        f"`{after}` {np.mean([accuracy_points(r) for r in b]):.3f} "
-        f"({_n_text(test.n)}, {a[0].metrics['data']['test']:,} test digits)"
+        f"test accuracy (%): `{before}` {np.mean(points[0]):.3f}, `{after}` {np.mean(points[1]):.3f} "
+        f"({n_text(test.n)}, {a[0].metrics['data']['test']:,} test digits)"
     )
-    variances = [np.var([accuracy_points(r) for r in side], ddof=1) for side in (a, b)]
+    variances = [np.var(side, ddof=1) for side in points]
     return _testable(
         text,
         test,
         "test accuracy",
         +1,
         covers="seeds and test digits",
-        needed=_needed("test accuracy", variances, extra=_points(digits)),
+        needed=_needed("test accuracy", variances, extra=digits),
     )
 
 
@@ -380,7 +380,7 @@ def _approx(evidence: Evidence, stage: str, target: float) -> Finding:
     digits = _points(digit_component(_digits(runs)))
     test = one_sample(values, extra=digits)
     band = (target - APPROX, target + APPROX)
-    text = f"`{stage}` mean test accuracy {test.estimate:.3f}% ({_n_text(test.n)}) against {band[0]:g}-{band[1]:g}%"
+    text = f"`{stage}` mean test accuracy {test.estimate:.3f}% ({n_text(test.n)}) against {band[0]:g}-{band[1]:g}%"
     edge = min(band, key=lambda e: abs(test.estimate - e))
     needed_edge = edge + math.copysign(SMALLEST_EFFECTS["test accuracy"].size, test.estimate - edge)
     needed = _needed_approx(values, digits, needed_edge - edge)
@@ -397,7 +397,7 @@ def _robustness(evidence: Evidence, before: str, after: str) -> Finding:
     test = welch(a, b)
     text = (
         f"mean accuracy over the 15 corruptions (%): `{before}` {np.mean(a):.2f}, `{after}` {np.mean(b):.2f} "
-        f"({_n_text(test.n)})"
+        f"({n_text(test.n)})"
     )
     return _testable(text, test, "MNIST-C", +1, needed=_needed("MNIST-C", [np.var(a, ddof=1), np.var(b, ddof=1)]))
 
@@ -417,7 +417,7 @@ def _spread(evidence: Evidence, before: str, after: str) -> Finding:
     text = (
         f"standard deviation of test accuracy over seeds (points): `{before}` {np.std(a, ddof=1):.3f}, "
         f"`{after}` {np.std(b, ddof=1):.3f}; ratio of variances {ratio:.2f} (95% interval {low:.2f} to {high:.2f}; "
-        f"{_n_text((len(a), len(b)))}). Exploratory: added after its numbers were seen, outside the family"
+        f"{n_text((len(a), len(b)))}). Exploratory: added after its numbers were seen, outside the family"
     )
     verdict = (SUPPORTED if ratio < 1 else CONTRADICTED) if p < ALPHA else NOT_DETECTABLE
     return Finding(text, test, "", -1, p=p, verdict=verdict, exploratory=True, shown=(math.log(low), math.log(high)))
@@ -432,8 +432,8 @@ def _ablation(evidence: Evidence, minimum: int = 3) -> Finding:
     if len(seeds) < minimum:
         return _untestable(f"the ablation without ReduceLROnPlateau has {len(seeds)} of its {minimum} seeds")
     before, after = [runs[s] for s in seeds], [with_schedule[s] for s in seeds]
-    differences = [_digits([b]).astype(float) - _digits([a]).astype(float) for a, b in zip(before, after, strict=True)]
-    digits = _points(digit_component(np.zeros((1, differences[0].shape[1])), np.concatenate(differences)))
+    # Over the same seeds, the per-digit mean of the pairs' differences is the difference of the per-digit means.
+    digits = _points(digit_component(_digits(before), _digits(after)))
     test = paired([accuracy_points(r) for r in before], [accuracy_points(r) for r in after], digits)
     diffs = [accuracy_points(b) - accuracy_points(a) for a, b in zip(before, after, strict=True)]
     text = (

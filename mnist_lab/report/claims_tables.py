@@ -17,11 +17,8 @@ from mnist_lab.findings.claims import (
     Finding,
     leaning,
     matched_correlation,
+    n_text,
 )
-
-
-def _n_text(n: tuple[int, ...], what: str = "seeds") -> str:
-    return f"{' and '.join(map(str, n))} {what}"
 
 
 def tally(rows: list[ClaimRow]) -> str:
@@ -143,7 +140,7 @@ def _cell(row: ClaimRow) -> str:
     needed = f"; needed: {needed_text(finding)}" if needed_text(finding) else ""
     return (
         f"**{verdict_text(finding)}**{lean}: {effect_text(row)}; p {p_text(finding.p)}{adjusted}; "
-        f"{_n_text(finding.test.n, finding.counted)}{needed}"
+        f"{n_text(finding.test.n, finding.counted)}{needed}"
     )
 
 
