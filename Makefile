@@ -96,12 +96,12 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.
 # they create, never your reports-quick/, runs/ or reports/. Each notebook says when it starts and ends.
 IN_COPY := $(BIN)/python tests/in_copy.py
 
-test: lint ## What CI runs: lint, unit tests, nbval on every notebook (quick profile), in a copy of the project (measured once: 40 min on 2 AMD EPYC cores shared with another test run; the 9 notebooks 8 min of it)
+test: lint ## What CI runs: lint, unit tests, nbval on every notebook (quick profile), in a copy of the project (measured on 2 idle AMD EPYC cores, fresh clone: 31 min, venv install included; pytest 29 min, the 9 notebooks 5 of it)
 	$(IN_COPY) $(NBVAL) tests
 	@# The golden runs again on other CPU kernels: their values must not depend on them (tests/golden.py).
 	TF_ENABLE_ONEDNN_OPTS=0 $(IN_COPY) -q tests/test_golden.py -k training_computes
 
-test-unit: $(INSTALLED) ## Only the unit tests, tiny training runs included, in a copy of the project (not timed alone: 32 min of make test's 40 on 2 shared cores)
+test-unit: $(INSTALLED) ## Only the unit tests, tiny training runs included, in a copy of the project (not timed alone: about 23 min of make test's 29 of pytest on 2 idle cores)
 	$(IN_COPY) tests --ignore=tests/nbval
 
 nbval-refresh: $(INSTALLED) ## Re-execute the notebooks into tests/nbval/ after an intended change of their output
